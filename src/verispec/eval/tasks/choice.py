@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from verispec.eval.tasks.answers import extract_choice, letters
 from verispec.eval.tasks.base import Score, SingleTurnTask, TaskItem, first_output
 
-_LETTER_ONLY = "Answer with the letter of the correct option only."
+# Coder-tuned chat models start explaining under a softer wording ("Answer with the letter only")
+# and run out of tokens before naming a letter; listing the letters and forbidding the explanation
+# got a bare letter from the 1.5B on all four abstract-algebra items that failed before.
+_LETTER_ONLY = "Reply with only the letter ({letters}) of the correct option. Do not explain."
 _REASONED = (
     "Think it through briefly, then finish with 'Answer: X', "
     "where X is the letter of the correct option."
@@ -32,7 +35,13 @@ def format_question(question: str, options: Sequence[str], reasoned: bool, heade
     """The user message: optional header, the question, lettered options, the answer format."""
     lines = [header, question.strip()] if header else [question.strip()]
     lines += [f"{letter}. {option}" for letter, option in zip(letters(len(options)), options)]
-    return "\n".join(lines) + "\n\n" + (_REASONED if reasoned else _LETTER_ONLY)
+    instruction = _REASONED if reasoned else _LETTER_ONLY.format(letters=_spoken_list(letters(len(options))))
+    return "\n".join(lines) + "\n\n" + instruction
+
+
+def _spoken_list(items: Sequence[str]) -> str:
+    """``A, B, C or D``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 class MultipleChoiceTask(SingleTurnTask):
