@@ -37,3 +37,19 @@ class TaskNotFoundError(VerispecError, LookupError):
 
 class DataNotAvailableError(VerispecError, LookupError):
     """A benchmark data package (installed by `verispec data pull`) is missing or incomplete."""
+
+
+class JudgeHeadNotFoundError(VerispecError, LookupError):
+    """No judge head was given and none ships for the verifier, or the head file does not exist."""
+
+
+class JudgeHeadMismatchError(VerispecError, ValueError):
+    """A judge head was trained on another verifier's hidden states (model, width, vocabulary or layer)."""
+
+
+class JudgeDataError(VerispecError, ValueError):
+    """A judge training data set is malformed or cannot give what training needs (e.g. no bad tokens)."""
+
+
+class ClassifierMismatchError(VerispecError, ValueError):
+    """A CoSD tree or deferral classifier file was trained for other models, vocabularies or features."""

@@ -3,16 +3,30 @@
 A method is the engine plus a choice of models and a verification rule. Every method that drafts
 accepts the drafting options (``gamma``, ``adaptive``, ``max_gamma``, ``stop_below``); a rule adds
 its own. Later methods register here and become usable from the API, CLI, harness and server.
+
+A rule is built from options alone; a rule that needs the running models too (the judge reads its
+verifier's head) gets them afterwards through ``bind_rule`` and a :class:`RuleContext`, so every
+rule can still be described without loading a model.
+
+Methods that fuse whole models instead of verifying drafts with one rule (CoSD and its baselines)
+give ``build_decoder``: it builds a :class:`~verispec.cosd.decoding.Decoder` over a
+:class:`DecoderContext` (the draft and the assistants). ``check_options`` refuses bad options
+when a method is parsed, before any model loads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verispec.backends.base import ModelBackend
+from verispec.cosd import AvgDecoding, CoSD, Deferral, ModelLike, RuleVerifier, load_deferral, load_tree
+from verispec.cosd.decoding import Decoder
+from verispec.cosd.generator import DEFAULT_GAMMA as COSD_GAMMA
+from verispec.cosd.trained import ModelIdentity, model_identities
 from verispec.errors import ConfigError
-from verispec.rules import ExactRule, LenientRule, TypicalRule, VerificationRule
+from verispec.rules import ExactRule, JudgeRule, LenientRule, TypicalRule, VerificationRule
 from verispec.schedule import DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
@@ -21,8 +35,37 @@ DRAFTING_OPTIONS: dict[str, type] = {
 
 
 @dataclass(frozen=True)
+class RuleContext:
+    """The running models, for rules that need more than one round's tensors (the judge's head)."""
+
+    verifier: ModelBackend
+
+
+@dataclass(frozen=True)
+class DecoderContext:
+    """The loaded models a multi-model decoder fuses: the draft writes, the assistants review.
+
+    In a :class:`~verispec.pipeline.Pipeline` the assistants are its verifier, then any extra ones.
+    """
+
+    draft: ModelLike
+    assistants: Sequence[ModelLike]
+
+    def identities(self) -> list[ModelIdentity]:
+        """Role, name and vocabulary of every model (draft first): what a trained classifier is checked against."""
+        return model_identities([(m.name, m.tokenizer) for m in [self.draft, *self.assistants]])
+
+
+@dataclass(frozen=True)
 class MethodSpec:
-    """What a method needs and how to build its rule from options."""
+    """What a method needs and how to build its rule (or its decoder) from options.
+
+    ``rule_options`` are the method's own options (its rule's or its decoder's). ``bind_rule``
+    gives a built rule what it needs from the running models (default: nothing);
+    ``drafting_defaults`` overrides the shared drafting defaults for this method.
+    ``build_decoder`` makes a multi-model method (see the module docstring); ``check_options``
+    raises ConfigError for options that could never work.
+    """
 
     name: str
     summary: str
@@ -32,10 +75,19 @@ class MethodSpec:
     lossless: bool = False
     rule_options: dict[str, type] = field(default_factory=dict)
     build_rule: Callable[[Mapping[str, Any]], VerificationRule] | None = None
+    bind_rule: Callable[[VerificationRule, RuleContext], VerificationRule] | None = None
+    drafting_defaults: dict[str, Any] = field(default_factory=dict)
+    build_decoder: Callable[[Mapping[str, Any], DecoderContext], Decoder] | None = None
+    check_options: Callable[[Mapping[str, Any]], object] | None = None  # raises; what it returns is ignored
 
     @property
     def speculative(self) -> bool:
         return self.build_rule is not None
+
+    @property
+    def collaborative(self) -> bool:
+        """True for methods run by a multi-model decoder (the draft's tokenizer writes the output)."""
+        return self.build_decoder is not None
 
     def allowed_options(self) -> dict[str, type]:
         return {**(DRAFTING_OPTIONS if self.speculative else {}), **self.rule_options}
@@ -47,6 +99,10 @@ class Method:
 
     spec: MethodSpec
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.spec.check_options is not None:
+            self.spec.check_options(self.options)
 
     @property
     def name(self) -> str:
@@ -61,22 +117,40 @@ class Method:
         options.update({k: v for k, v in overrides.items() if v is not None and k in spec.allowed_options()})
         return cls(spec, options)
 
-    def rule(self) -> VerificationRule | None:
+    def rule(self, context: RuleContext | None = None) -> VerificationRule | None:
+        """The verification rule (None for methods that do not draft).
+
+        With ``context`` the rule is ready to run on those models; without it, it may only describe
+        itself (e.g. the judge's options before its head is loaded).
+        """
         if self.spec.build_rule is None:
             return None
-        return self.spec.build_rule({k: v for k, v in self.options.items() if k in self.spec.rule_options})
+        rule = self.spec.build_rule({k: v for k, v in self.options.items() if k in self.spec.rule_options})
+        if context is None or self.spec.bind_rule is None:
+            return rule
+        return self.spec.bind_rule(rule, context)
+
+    def decoder(self, context: DecoderContext) -> Decoder | None:
+        """The multi-model decoder over ``context``'s models (None for methods that are not collaborative)."""
+        if self.spec.build_decoder is None:
+            return None
+        return self.spec.build_decoder(self.options, context)
 
     def schedule(self) -> DraftSchedule:
         """The draft-length schedule (fixed by default; ``adaptive=true`` for the grow/shrink heuristic)."""
-        gamma = self.options.get("gamma", DEFAULT_GAMMA)
-        max_gamma = self.options.get("max_gamma", max(DraftSchedule.max_gamma, gamma))
-        return DraftSchedule(gamma=gamma, adaptive=self.options.get("adaptive", DEFAULT_ADAPTIVE), max_gamma=max_gamma)
+        gamma = self._drafting("gamma", DEFAULT_GAMMA)
+        max_gamma = self._drafting("max_gamma", max(DraftSchedule.max_gamma, gamma))
+        return DraftSchedule(gamma=gamma, adaptive=self._drafting("adaptive", DEFAULT_ADAPTIVE), max_gamma=max_gamma)
 
     def stop_below(self) -> float:
-        return float(self.options.get("stop_below", DEFAULT_STOP_BELOW))
+        return float(self._drafting("stop_below", DEFAULT_STOP_BELOW))
 
     def draft_vocab(self) -> int:
-        return int(self.options.get("draft_vocab", DEFAULT_DRAFT_VOCAB))
+        return int(self._drafting("draft_vocab", DEFAULT_DRAFT_VOCAB))
+
+    def _drafting(self, key: str, default: Any) -> Any:
+        """A drafting option: given, else the method's own default, else the shared one."""
+        return self.options.get(key, self.spec.drafting_defaults.get(key, default))
 
     def label(self) -> str:
         """Canonical text form, usable as a key in results files."""
@@ -167,5 +241,81 @@ register_method(
         "typical", "typical acceptance p(x) > min(ε, δ·exp(−H)), lossy", uses_draft=True, uses_verifier=True,
         rule_options={"epsilon": float, "delta": float},
         build_rule=lambda o: TypicalRule(epsilon=o.get("epsilon", 0.09), delta=o.get("delta", 0.3)),
+    )
+)
+
+
+def _judge_for_verifier(rule: VerificationRule, context: RuleContext) -> VerificationRule:
+    assert isinstance(rule, JudgeRule)
+    return rule.for_verifier(context.verifier)
+
+
+register_method(
+    MethodSpec(
+        "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
+        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str},
+        build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), head_path=o.get("head")),
+        bind_rule=_judge_for_verifier,
+        # Judged drafts pay off when long (the paper keeps ~19 tokens a round): start at 8 and grow
+        # while whole drafts are kept, up to max_gamma. Not yet measured with a trained head here.
+        drafting_defaults={"gamma": 8, "adaptive": True},
+    )
+)
+
+
+# Collaborative methods (CoSD and its baselines): the draft writes and the assistants (the verifier,
+# then any extra ones) review. ``gamma`` is CoSD's own draft length, without the adaptive schedule.
+
+
+def _rule_verifier(options: Mapping[str, Any]) -> RuleVerifier:
+    return RuleVerifier(alpha=options.get("alpha", 0.5), beta=options.get("beta", 0.5))
+
+
+def _requires(method: str, key: str, command: str) -> Callable[[Mapping[str, Any]], None]:
+    """A check that ``key`` (a trained file) was given, saying how to make one."""
+
+    def check(options: Mapping[str, Any]) -> None:
+        if not options.get(key):
+            raise ConfigError(
+                f"method {method!r} needs {key}=PATH, a file from `verispec cosd {command}` "
+                f"(e.g. {method}:{key}=runs/{key}.json)"
+            )
+
+    return check
+
+
+register_method(
+    MethodSpec(
+        "cosd-rule", "CoSD: assistants replace unsure drafted tokens (q(x) < α, p(y) > β·q(x)), lossy, any tokenizers",
+        uses_draft=True, uses_verifier=True, same_vocabulary=False,
+        rule_options={"alpha": float, "beta": float, "gamma": int},
+        build_decoder=lambda o, m: CoSD(m.draft, m.assistants, _rule_verifier(o), gamma=o.get("gamma", COSD_GAMMA)),
+        check_options=_rule_verifier,
+    )
+)
+register_method(
+    MethodSpec(
+        "cosd-tree", "CoSD: a trained decision tree picks whose token to keep, lossy, any tokenizers",
+        uses_draft=True, uses_verifier=True, same_vocabulary=False, rule_options={"tree": str, "gamma": int},
+        build_decoder=lambda o, m: CoSD(
+            m.draft, m.assistants, load_tree(o["tree"], m.identities()), gamma=o.get("gamma", COSD_GAMMA)
+        ),
+        check_options=_requires("cosd-tree", "tree", "train-tree"),
+    )
+)
+register_method(
+    MethodSpec(
+        "avg", "Avg decoding: each token from the mean of every model's distribution, one vocabulary",
+        uses_draft=True, uses_verifier=True, build_decoder=lambda o, m: AvgDecoding([m.draft, *m.assistants]),
+    )
+)
+register_method(
+    MethodSpec(
+        "co-llm", "Co-LLM-style deferral: a trained classifier on the draft's confidence hands tokens to an assistant",
+        uses_draft=True, uses_verifier=True, rule_options={"classifier": str},
+        build_decoder=lambda o, m: Deferral(
+            m.draft, m.assistants, load_deferral(o["classifier"], m.identities()), source=o["classifier"]
+        ),
+        check_options=_requires("co-llm", "classifier", "train-deferral"),
     )
 )

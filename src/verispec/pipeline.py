@@ -1,4 +1,8 @@
-"""The public entry point: load a draft and a verifier once, generate with any method."""
+"""The public entry point: load a draft and a verifier once, generate with any method.
+
+Collaborative methods (CoSD and its baselines) run the draft with the verifier, and any extra
+``assistants``, as reviewers; their results come back in the same shapes, with each token's author.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
+from verispec.cosd.decoding import Decoder
+from verispec.cosd.results import CoSDResult, Segment, token_owners
 from verispec.drafting import ModelDrafter
 from verispec.engine import Engine, RoundRecord
 from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
-from verispec.methods import Method, cross_vocabulary_methods
+from verispec.methods import DecoderContext, Method, RuleContext, cross_vocabulary_methods
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
 from verispec.stats import GenerationStats, summarize
@@ -23,10 +29,16 @@ from verispec.tokens import Prompt, encode_prompt, eos_token_ids, same_vocabular
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
+ModelSource = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
+
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """One finished generation: text, tokens with their provenance, and statistics."""
+    """One finished generation: text, tokens with their provenance, and statistics.
+
+    ``authors`` (collaborative methods only) names the model role that wrote each token:
+    ``"draft"``, ``"assistant1"`` (the verifier), ``"assistant2"``, ...
+    """
 
     text: str
     token_ids: list[int]
@@ -35,9 +47,10 @@ class GenerationResult:
     finish_reason: str
     method: str
     prompt_token_ids: list[int] = field(repr=False)
+    authors: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "text": self.text,
             "token_ids": self.token_ids,
             "provenance": [p.value for p in self.provenance],
@@ -45,6 +58,7 @@ class GenerationResult:
             "method": self.method,
             "stats": self.stats.to_dict(),
         }
+        return data if self.authors is None else {**data, "authors": self.authors}
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class StreamChunk:
     token_ids: list[int]
     provenance: list[Provenance]
     result: GenerationResult | None = None
+    authors: list[str] | None = None
 
 
 @dataclass
@@ -84,16 +99,19 @@ class Pipeline:
     """A draft model and a verifier model, loaded once, and every decoding method over them.
 
     Models are given by registry name, local path or Hugging Face id (loaded on first use), or as
-    ``(model, tokenizer)`` pairs already in memory. One generation runs at a time per pipeline.
+    ``(model, tokenizer)`` pairs already in memory. ``assistants`` are extra models that only
+    collaborative methods use (after the verifier, which is assistant 1). One generation runs at
+    a time per pipeline.
     """
 
     def __init__(
         self,
-        draft: str | tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
-        verifier: str | tuple[PreTrainedModel, PreTrainedTokenizerBase] | None = None,
+        draft: ModelSource | None = None,
+        verifier: ModelSource | None = None,
         *,
         dtype: str = "bf16",
         device: str = "cpu",
+        assistants: Sequence[ModelSource] = (),
     ) -> None:
         from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 
@@ -102,7 +120,11 @@ class Pipeline:
         self.dtype = dtype
         self.device = device
         self._sources = {"draft": draft or DEFAULT_DRAFT, "verifier": verifier or DEFAULT_VERIFIER}
+        # The verifier is assistant 1, so the extra ones are numbered from 2.
+        self._extra = [f"assistant{k}" for k in range(2, len(assistants) + 2)]
+        self._sources.update(zip(self._extra, assistants))
         self._handles: dict[str, ModelHandle] = {}
+        self._decoders: dict[str, Decoder] = {}
         self._vocab_checked = False
 
     @property
@@ -112,6 +134,11 @@ class Pipeline:
     @property
     def verifier(self) -> ModelHandle:
         return self._handle("verifier")
+
+    @property
+    def assistants(self) -> list[ModelHandle]:
+        """The models that review the draft in collaborative methods: the verifier, then the extra ones."""
+        return [self.verifier, *(self._handle(role) for role in self._extra)]
 
     def generate(self, prompt: Prompt, **options: Any) -> GenerationResult:
         """Generate to the end; options as in :meth:`stream`."""
@@ -144,6 +171,12 @@ class Pipeline:
         params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if method.spec.collaborative:
+            yield from self._collaborate(
+                method, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                seed=seed, stop=stop, chat=chat,
+            )
+            return
         engine, writer = self._engine(method, params)
         prompt_ids = encode_prompt(writer.tokenizer, prompt, chat=bool(chat) if chat is not None else not isinstance(prompt, str))
         self._check_context(method, prompt_ids)
@@ -195,9 +228,42 @@ class Pipeline:
         )
         yield StreamChunk(tail, [], [], result=result)
 
+    def _collaborate(self, method: Method, prompt: Prompt, **options: Any) -> Iterator[StreamChunk]:
+        """Run a collaborative method's decoder, each chunk's tokens with their authors and provenance."""
+        decoder = self._decoder(method)
+        tokenizer = decoder.members[0].tokenizer
+        ids: list[int] = []
+        segments: list[Segment] = []
+        authors: list[str] = []
+        provenance: list[Provenance] = []
+        for chunk in decoder.stream(prompt, **options):
+            if chunk.result is not None:
+                yield StreamChunk(chunk.text, [], [], result=_collaborative_result(chunk.result, method, authors, provenance))
+                return
+            segments.extend(chunk.segments)
+            owners = token_owners(tokenizer, [*ids, *chunk.token_ids], segments, start=len(ids))
+            ids.extend(chunk.token_ids)
+            new_authors = [decoder.roles[o.author] for o in owners]
+            new_provenance = [o.provenance for o in owners]
+            authors.extend(new_authors)
+            provenance.extend(new_provenance)
+            yield StreamChunk(chunk.text, list(chunk.token_ids), new_provenance, authors=new_authors)
+
+    def _decoder(self, method: Method) -> Decoder:
+        """The method's decoder, built once per method label (trained files are read and checked once)."""
+        label = method.label()
+        if label not in self._decoders:
+            decoder = method.decoder(DecoderContext(draft=self.draft, assistants=self.assistants))
+            assert decoder is not None, "only collaborative methods have a decoder"
+            self._decoders[label] = decoder
+        return self._decoders[label]
+
     def writer(self, method: Method) -> ModelHandle:
-        """The model whose tokenizer reads the prompt and writes the text for ``method``."""
-        return self.verifier if method.spec.uses_verifier else self.draft
+        """The model whose tokenizer reads the prompt and writes the text for ``method``.
+
+        Collaborative methods write the draft's token ids, whichever model wrote the text.
+        """
+        return self.verifier if method.spec.uses_verifier and not method.spec.collaborative else self.draft
 
     def _engine(self, method: Method, params: SamplingParams) -> tuple[Engine, ModelHandle]:
         """The engine for ``method`` and the model whose tokenizer reads and writes the text."""
@@ -212,7 +278,8 @@ class Pipeline:
             vocab_size=self.verifier.backend.vocab_size, stop_below=method.stop_below(),
             draft_vocab=method.draft_vocab(), special_token_ids=self.verifier.tokenizer.all_special_ids,
         )
-        engine = Engine(self.verifier.backend, drafter=drafter, rule=method.rule(), eos_token_ids=self.verifier.eos_token_ids)
+        rule = method.rule(RuleContext(verifier=self.verifier.backend))
+        engine = Engine(self.verifier.backend, drafter=drafter, rule=rule, eos_token_ids=self.verifier.eos_token_ids)
         return engine, self.verifier
 
     def _check_vocabulary(self, method: Method) -> None:
@@ -243,7 +310,7 @@ class Pipeline:
             self._handles[role] = self._load(self._sources[role])
         return self._handles[role]
 
-    def _load(self, source: str | tuple[PreTrainedModel, PreTrainedTokenizerBase]) -> ModelHandle:
+    def _load(self, source: ModelSource) -> ModelHandle:
         if isinstance(source, tuple):
             model, tokenizer = source
             return ModelHandle(getattr(model.config, "name_or_path", "") or "in-memory", model, tokenizer)
@@ -251,3 +318,14 @@ class Pipeline:
 
         loaded = load_model(source, dtype=DTYPES[self.dtype], device=self.device)
         return ModelHandle(loaded.name, loaded.model, loaded.tokenizer)
+
+
+def _collaborative_result(
+    result: CoSDResult, method: Method, authors: list[str], provenance: list[Provenance]
+) -> GenerationResult:
+    """A decoder's result in the pipeline's shape; ``authors`` and ``provenance`` are per token, as streamed."""
+    return GenerationResult(
+        text=result.text, token_ids=list(result.token_ids), provenance=provenance,
+        stats=result.stats.as_generation_stats(provenance), finish_reason=result.finish_reason,
+        method=method.label(), prompt_token_ids=list(result.prompt_token_ids), authors=authors,
+    )

@@ -25,6 +25,8 @@ class DraftSchedule:
             raise ConfigError(f"gamma (draft length) must be >= 1, got {self.gamma}")
         if not 1 <= self.min_gamma <= self.max_gamma:
             raise ConfigError(f"need 1 <= min_gamma <= max_gamma, got {self.min_gamma} and {self.max_gamma}")
+        if self.adaptive and self.gamma > self.max_gamma:
+            raise ConfigError(f"adaptive drafting starts at gamma={self.gamma}, above max_gamma={self.max_gamma}; raise max_gamma")
 
     def first(self) -> int:
         return self.gamma

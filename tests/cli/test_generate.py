@@ -63,3 +63,25 @@ def test_unknown_model_name_says_what_exists(capsys, monkeypatch):
     assert main(["generate", "hello", "--verifier", "no-such-model-xyz", "--method", "verifier"]) == 2
     err = capsys.readouterr().err
     assert "qwen2.5-coder-1.5b-instruct" in err
+
+
+def test_collaborative_methods_run_from_generate_with_their_authors(tiny_pipeline, capsys):
+    assert main(["generate", "hello", "--json", "--max-new-tokens", "6", "--raw", "--method", "cosd-rule:alpha=1"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["method"] == "cosd-rule:alpha=1.0"
+    assert len(payload["authors"]) == len(payload["token_ids"]) == 6
+    assert main(["generate", "hello", "--max-new-tokens", "6", "--raw", "--method", "avg"]) == 0
+    assert "written by: " in capsys.readouterr().err
+
+
+def test_assistants_reach_the_pipeline(monkeypatch):
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("verispec.cli.generate.Pipeline", fake)
+    with pytest.raises(SystemExit):
+        main(["generate", "hi", "--method", "cosd-rule", "--assistant", "a2", "--assistant", "a3"])
+    assert seen["assistants"] == ["a2", "a3"]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from transformers import DynamicCache, PreTrainedModel
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from verispec.backends.base import ForwardClock, ForwardOutput, ModelBackend
 
@@ -20,7 +21,7 @@ class TransformersBackend(ModelBackend):
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
         self.max_context = int(getattr(model.config, "max_position_embeddings", None) or 2**31 - 1)
         self.clock = ForwardClock(_synchronize=self.device.type == "cuda")
-        self._cache = DynamicCache(config=model.config)
+        self._cache = _rollback_cache(model.config)
         self._length = 0
         self._head: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -85,11 +86,37 @@ class TransformersBackend(ModelBackend):
         if drop < 0:
             raise ValueError(f"cannot roll back to {length}: only {self._length} tokens are cached")
         if drop:
-            self._cache.crop(-drop)
+            _crop(self._cache, drop)
             self._length = length
 
     def reset(self) -> None:
         """Empty the cache and restore the full vocabulary (a new sequence, maybe another role)."""
-        self._cache = DynamicCache(config=self.model.config)
+        self._cache = _rollback_cache(self.model.config)
         self._length = 0
         self._head = None
+
+
+def _rollback_cache(config: object) -> DynamicCache:
+    """A ``DynamicCache`` whose sliding-window layers (Gemma 3, Mistral, ...) can roll back at any length.
+
+    A sliding-window layer normally keeps only its last ``window - 1`` tokens, so once a sequence is
+    longer than the window, dropping tokens from the end would need keys it has already thrown away
+    (transformers then refuses to crop). Recording the past keeps every token (the memory of a
+    full-attention layer); attention still reads only the window.
+    """
+    cache = DynamicCache(config=config)
+    for layer in cache.layers:
+        if isinstance(layer, DynamicSlidingWindowLayer):
+            layer.activate_past_recording()
+    return cache
+
+
+def _crop(cache: DynamicCache, drop: int) -> None:
+    """Drop the last ``drop`` tokens from every layer."""
+    for layer in cache.layers:
+        if isinstance(layer, DynamicSlidingWindowLayer) and layer.is_initialized:
+            # Its own crop trims the history back to the window, which would break the next rollback.
+            DynamicLayer.crop(layer, -drop)
+            layer.cumulative_length -= drop
+        else:
+            layer.crop(-drop)

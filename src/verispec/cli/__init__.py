@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verispec.cli import bench, data, eval, generate, models, report
+from verispec.cli import bench, cosd, data, eval, generate, judge, models, report, serve, serve_bench
 from verispec.errors import VerispecError
 
 
@@ -14,11 +14,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="verispec", description="Speculative decoding with pluggable verification.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bench.register(subparsers)
+    cosd.register(subparsers)
     data.register(subparsers)
     eval.register(subparsers)
     generate.register(subparsers)
+    judge.register(subparsers)
     models.register(subparsers)
     report.register(subparsers)
+    serve.register(subparsers)
+    serve_bench.register(subparsers)
     return parser
 
 

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--turns", type=int, default=1, help="user turns of multi-turn items to run (MT-Bench has 2)")
     parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft model: registry name, local path or hub id")
     parser.add_argument("--verifier", default=DEFAULT_VERIFIER, help="verifier model: registry name, local path or hub id")
+    parser.add_argument("--assistant", action="append", default=[], metavar="MODEL",
+                        help="an extra assistant for collaborative methods (cosd-rule, cosd-tree, avg, co-llm), "
+                        "after the verifier; repeatable")
     parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--warmup-tokens", type=int, default=16, help="one unrecorded generation per method first (0: none)")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device,
         split=args.split, limit=args.limit, seed=args.seed, temperature=args.temperature,
         max_new_tokens=args.max_new_tokens, turns=args.turns, warmup_tokens=args.warmup_tokens,
-        progress=not args.no_progress,
+        progress=not args.no_progress, assistants=tuple(args.assistant),
     )
     try:
         with warnings_to_stderr():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 
 from verispec.cli.token_view import legend, render_tokens
 from verispec.methods import Method, available_methods
@@ -20,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", default="sd", help=f"one of {', '.join(available_methods())}, options as NAME:key=value,...")
     parser.add_argument("--draft", default=DEFAULT_DRAFT, help="draft model: registry name, local path or hub id")
     parser.add_argument("--verifier", default=DEFAULT_VERIFIER, help="verifier model: registry name, local path or hub id")
+    parser.add_argument("--assistant", action="append", default=[], metavar="MODEL",
+                        help="an extra assistant for collaborative methods (cosd-rule, cosd-tree, avg, co-llm), "
+                        "after the verifier; repeatable")
     parser.add_argument("--gamma", type=int, help="draft length (first draft length when adaptive)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--top-k", type=int, default=0)
@@ -37,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipe = Pipeline(draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device)
+    pipe = Pipeline(
+        draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device, assistants=args.assistant
+    )
     options = dict(
         method=args.method, gamma=args.gamma, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, seed=args.seed, stop=args.stop, chat=not args.raw,
@@ -74,4 +80,7 @@ def _summary(result: GenerationResult) -> str:
     ]
     if s.acceptance_rate is not None:
         parts.append(f"mean accepted length {s.mean_accepted_length:.2f}, acceptance rate {s.acceptance_rate:.1%}")
+    if result.authors:
+        counts = Counter(result.authors)
+        parts.append("written by: " + ", ".join(f"{a} {n / len(result.authors):.0%}" for a, n in sorted(counts.items())))
     return "; ".join(parts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class SampleRecord:
     options and whether it is lossless. ``pieces`` is the text each token added (for token views
     without loading a tokenizer). ``stats`` is :meth:`GenerationStats.to_dict`; ``timing`` holds
     the start time and wall seconds of generation and scoring; ``score`` is None for unscored tasks.
+    ``authors`` (collaborative methods only) is the model role that wrote each token.
     """
 
     task: str
@@ -62,6 +63,7 @@ class SampleRecord:
     timing: dict[str, Any]
     score: dict[str, Any] | None
     format: int = RECORD_FORMAT
+    authors: list[str] | None = None
 
     @property
     def key(self) -> RecordKey:
@@ -81,7 +83,7 @@ class SampleRecord:
         """Build a record from parsed JSON; ValueError names the first missing or mistyped field."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        missing = [f.name for f in fields(cls) if f.name not in data and f.name != "format"]
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
         if missing:
             raise ValueError(f"missing fields: {', '.join(missing)}")
         record = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
@@ -92,7 +94,7 @@ class SampleRecord:
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "task": str, "item_id": str, "turn": int, "method": str, "method_config": dict, "generation": dict,
     "prompt": list, "output": str, "token_ids": list, "pieces": list, "provenance": list,
-    "finish_reason": str, "stats": dict, "timing": dict, "score": (dict, type(None)),
+    "finish_reason": str, "stats": dict, "timing": dict, "score": (dict, type(None)), "authors": (list, type(None)),
 }
 
 
@@ -102,6 +104,8 @@ def _check_types(record: SampleRecord) -> None:
             raise ValueError(f"field {name!r} has the wrong type")
     if not len(record.token_ids) == len(record.pieces) == len(record.provenance):
         raise ValueError("token_ids, pieces and provenance differ in length")
+    if record.authors is not None and len(record.authors) != len(record.token_ids):
+        raise ValueError("token_ids and authors differ in length")
 
 
 def read_records(path: Path) -> list[SampleRecord]:
@@ -186,6 +190,7 @@ class RunSettings:
     temperature: float
     max_new_tokens: int | None  # None: each task's default
     turns: int
+    assistants: list[str] = field(default_factory=list)  # extra assistants of collaborative methods
 
     def differences(self, other: RunSettings) -> list[str]:
         """``name: ours vs theirs`` for every field that differs."""

@@ -45,7 +45,8 @@ class RunConfig:
 
     ``max_new_tokens`` None uses each task's default; ``turns`` is how many user turns of
     multi-turn items to run (turn 2 sees the model's own turn-1 answer); ``warmup_tokens`` is the
-    length of one unrecorded generation per method before measuring (0: none).
+    length of one unrecorded generation per method before measuring (0: none). ``assistants`` are
+    extra models for collaborative methods (CoSD and its baselines), after the verifier.
     """
 
     tasks: tuple[str, ...]
@@ -63,11 +64,13 @@ class RunConfig:
     turns: int = 1
     warmup_tokens: int = 16
     progress: bool = True
+    assistants: tuple[str, ...] = ()
 
     def settings(self) -> RunSettings:
         return RunSettings(
             draft=self.draft, verifier=self.verifier, dtype=self.dtype, device=self.device, split=self.split,
             seed=self.seed, temperature=self.temperature, max_new_tokens=self.max_new_tokens, turns=self.turns,
+            assistants=list(self.assistants),
         )
 
 
@@ -108,7 +111,9 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     config.out.mkdir(parents=True, exist_ok=True)
     manifest.save(config.out / MANIFEST_FILE)
     done = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
-    pipeline = pipeline or Pipeline(config.draft, config.verifier, dtype=config.dtype, device=config.device)
+    pipeline = pipeline or Pipeline(
+        config.draft, config.verifier, dtype=config.dtype, device=config.device, assistants=config.assistants
+    )
     return _Runner(config, plan, pipeline, done).run()
 
 
@@ -250,6 +255,7 @@ class _Runner:
             stats=result.stats.to_dict(),
             timing={"started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds},
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
+            authors=result.authors,
         )
 
 

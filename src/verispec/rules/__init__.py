@@ -2,7 +2,8 @@
 
 from verispec.rules.base import Keep, Verdict, VerificationRule, VerifyInput
 from verispec.rules.exact import ExactRule
+from verispec.rules.judge import JudgeRule
 from verispec.rules.lenient import LenientRule
 from verispec.rules.typical import TypicalRule
 
-__all__ = ["ExactRule", "Keep", "LenientRule", "TypicalRule", "Verdict", "VerificationRule", "VerifyInput"]
+__all__ = ["ExactRule", "JudgeRule", "Keep", "LenientRule", "TypicalRule", "Verdict", "VerificationRule", "VerifyInput"]

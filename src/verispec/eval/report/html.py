@@ -1,7 +1,8 @@
 """A self-contained HTML report: the results table and chosen samples token by token.
 
 Each token is coloured by its provenance (why it was committed), with a legend, the sample's
-score and statistics. One file with inline CSS and no scripts, so it opens from disk in any
+score and statistics; samples of collaborative methods (CoSD and its baselines) are coloured by
+author instead (which model wrote each token), with their own legend. One file with inline CSS and no scripts, so it opens from disk in any
 browser. Colours are light tints under dark text (readable contrast) and the provenances that
 matter most for judging a method also differ by underline style, not by colour alone.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from verispec.eval.records import SampleRecord
-from verispec.eval.report.summary import ItemOutcome, MethodRow, group_outcomes
+from verispec.eval.report.summary import DRAFT_AUTHOR, ItemOutcome, MethodRow, group_outcomes
 from verispec.eval.report.tables import cells, column_notes, difference_notes, header
 from verispec.provenance import Provenance
 
@@ -59,6 +60,8 @@ pre { background: #f7f7f7; padding: .5rem; border-radius: 4px; }
 .p-bonus { background: #e3d1f7; text-decoration: underline dotted #4b2a80 2px; text-underline-offset: 3px; }
 .p-verifier { background: #e4e4e4; }
 .p-draft { background: #c9efd4; }
+.a-draft { background: #c9efd4; } .a-assistant1 { background: #ffd8a8; }
+.a-assistant2 { background: #cce5ff; } .a-assistant3 { background: #e3d1f7; } .a-assistant4 { background: #f7d1e3; }
 .swatch { display: inline-block; min-width: 2.2rem; text-align: center; font-family: ui-monospace, monospace; }
 """
 
@@ -82,6 +85,7 @@ def render_html(
         *_notes(rows, baseline),
         "<h2>Token view</h2>",
         _legend(),
+        *_author_legend(records),
         *_samples(rows, records, samples),
     ]
     return (
@@ -127,6 +131,25 @@ def _legend() -> str:
         for p in Provenance
     )
     return f'<ul class="legend" aria-label="token colours">{items}</ul>'
+
+
+def _author_legend(records: Sequence[SampleRecord]) -> list[str]:
+    """The author colours, when some sample names its tokens' authors (the roles seen, draft first)."""
+    seen = sorted({a for r in records for a in r.authors or ()}, key=lambda a: (a != DRAFT_AUTHOR, a))
+    if not seen:
+        return []
+    items = "".join(
+        f'<li><span class="t swatch a-{escape(a)}">{escape(a)}</span><span>{escape(_author_label(a))}</span></li>'
+        for a in seen
+    )
+    return [f'<ul class="legend" aria-label="author colours">{items}</ul>']
+
+
+def _author_label(author: str) -> str:
+    if author == DRAFT_AUTHOR:
+        return "written by the draft model"
+    number = author.removeprefix("assistant")
+    return "written by the verifier (assistant 1)" if number == "1" else f"written by assistant {number}"
 
 
 def _samples(rows: Sequence[MethodRow], records: Sequence[SampleRecord], per_task: int) -> list[str]:
@@ -198,14 +221,21 @@ def _stats_line(record: SampleRecord) -> str:
              f"mean accepted length {s['mean_accepted_length']:.2f}"]
     if s.get("acceptance_rate") is not None:
         parts.append(f"acceptance {s['acceptance_rate']:.0%}")
+    if record.authors:
+        assistants = sum(a != DRAFT_AUTHOR for a in record.authors) / len(record.authors)
+        parts.append(f"{s['rounds']} rounds, {assistants:.0%} of tokens by assistants")
     return " · ".join([*parts, f"finish: {record.finish_reason}"])
 
 
 def token_spans(record: SampleRecord) -> str:
-    """Each token's text in a span coloured by its provenance, with its id and provenance on hover."""
+    """Each token's text in a span coloured by its provenance (or its author, when the record names
+    authors), with its id, author and provenance on hover."""
+    authors = record.authors or [None] * len(record.token_ids)
     spans = []
-    for index, (piece, token_id, provenance) in enumerate(zip(record.pieces, record.token_ids, record.provenance, strict=True)):
+    rows = zip(record.pieces, record.token_ids, record.provenance, authors, strict=True)
+    for index, (piece, token_id, provenance, author) in enumerate(rows):
         if piece:  # a token ending inside a multi-byte character shows with the next one
             kind = escape(provenance)
-            spans.append(f'<span class="t p-{kind}" title="#{index} id {token_id}: {kind}">{escape(piece)}</span>')
+            style, by = (f"p-{kind}", "") if author is None else (f"a-{escape(author)}", f" by {escape(author)}")
+            spans.append(f'<span class="t {style}" title="#{index} id {token_id}{by}: {kind}">{escape(piece)}</span>')
     return "".join(spans)

@@ -15,6 +15,7 @@ from verispec.eval.records import SampleRecord
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
 
 BASELINE = "verifier"
+DRAFT_AUTHOR = "draft"  # the author role of the draft model in collaborative methods
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class MethodRow:
     mean_new_tokens: float | None
     accepted_histogram: list[int] = field(default_factory=list)
     comparison: Comparison | None = None
+    assistant_share: float | None = None  # collaborative methods: share of tokens an assistant wrote
 
 
 def group_outcomes(records: Sequence[SampleRecord]) -> dict[tuple[str, str], dict[str, ItemOutcome]]:
@@ -160,6 +162,7 @@ def method_row(
         mean_new_tokens=tokens / len(outcomes),
         accepted_histogram=_histogram(records),
         comparison=compare(outcomes, reference) if reference is not None else None,
+        assistant_share=_assistant_share(records),
     )
 
 
@@ -168,6 +171,15 @@ def _mean_accepted_length(records: Sequence[SampleRecord]) -> float | None:
     rounds = sum(r.stats["rounds"] for r in records)
     committed = sum(r.stats["mean_accepted_length"] * r.stats["rounds"] for r in records)
     return committed / rounds if rounds else None
+
+
+def _assistant_share(records: Sequence[SampleRecord]) -> float | None:
+    """Tokens written by an assistant / all tokens, over records that name authors (None: no such record)."""
+    authored = [r.authors for r in records if r.authors is not None]
+    if not authored:
+        return None
+    tokens = [author for authors in authored for author in authors]
+    return sum(author != DRAFT_AUTHOR for author in tokens) / len(tokens) if tokens else 0.0
 
 
 def _acceptance_rate(records: Sequence[SampleRecord]) -> float | None:

@@ -14,7 +14,7 @@ DASH = "–"
 COLUMNS = (
     "task", "method", "n", "accuracy [95% CI]", "Δ accuracy vs {baseline} [95% CI]", "McNemar p",
     "identical", "accuracy on identical", "tokens/s", "speedup", "median speedup",
-    "mean accepted length", "acceptance rate", "mean length (tokens)",
+    "mean accepted length", "acceptance rate", "mean length (tokens)", "written by assistants",
 )
 
 
@@ -40,6 +40,7 @@ def cells(row: MethodRow) -> list[str]:
         _number(row.mean_accepted_length, "{:.2f}"),
         _number(row.acceptance_rate, "{:.1%}"),
         _number(row.mean_new_tokens, "{:.1f}"),
+        _number(row.assistant_share, "{:.1%}"),
     ]
 
 
@@ -127,5 +128,6 @@ def column_notes(baseline: str) -> str:
         f"both methods completed; McNemar p: exact two-sided test on the same pairs; identical: items whose tokens "
         f"equal {baseline}'s. Speedup: summed tokens / summed seconds over paired items, relative to {baseline} "
         f"in the same run; median speedup: median of per-item ratios. Mean accepted length: tokens committed per "
-        f"verifier pass; acceptance rate: kept / proposed drafted tokens."
+        f"verifier pass (collaborative methods: per round); acceptance rate: kept / proposed drafted tokens. "
+        f"Written by assistants: collaborative methods' tokens whose author is not the draft."
     )

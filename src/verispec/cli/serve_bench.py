@@ -1,0 +1,95 @@
+"""``verispec serve-bench``: many concurrent streaming clients against the server, results as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from verispec.cli.serve import ServerDependencyError
+from verispec.pipeline import DTYPES, Pipeline
+
+SMALL_MODEL = "smollm2-135m-instruct"
+DEFAULT_OUT = Path("benchmarks") / "results" / "server-load.json"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve-bench`` command."""
+    parser = subparsers.add_parser(
+        "serve-bench", help="load-test the server: concurrent streaming clients, latency, throughput, memory",
+        description=(
+            "Starts the server on loopback in this process, sends one warm-up request, then WAVES waves of CLIENTS "
+            "concurrent streaming chat requests (the openai client) on the built-in benchmark prompts. Writes "
+            "every request's latency and time to first token, p50/p95, throughput and resident memory to JSON."
+        ),
+    )
+    parser.add_argument("--draft", default=SMALL_MODEL, help="draft model (default: %(default)s)")
+    parser.add_argument("--verifier", default=SMALL_MODEL, help="verifier model (default: %(default)s)")
+    parser.add_argument("--method", default="sd", help="method of every request (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent streaming clients (default: %(default)s)")
+    parser.add_argument("--waves", type=int, default=2, help="rounds of concurrent requests (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=32, help="per request (default: %(default)s)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s, greedy)")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the load benchmark; exit 1 if any request failed."""
+    try:
+        from verispec.server.loadbench import LoadConfig, run_load_benchmark
+    except ImportError as error:
+        raise ServerDependencyError(
+            f"verispec serve-bench needs fastapi, uvicorn and openai, but {error.name} is not installed: "
+            "pip install 'verispec[serve]' openai"
+        ) from error
+
+    config = LoadConfig(clients=args.clients, waves=args.waves, max_tokens=args.max_tokens, method=args.method,
+                        temperature=args.temperature)
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
+    pipe = Pipeline(draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device)
+    settings = {"draft": args.draft, "verifier": args.verifier, "dtype": args.dtype, "device": args.device}
+    results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
+    _write(results, args.out)
+    print(_report(results))
+    print(f"results: {args.out}")
+    return 0 if results["summary"]["failed"] == 0 else 1
+
+
+def _report(results: dict[str, Any]) -> str:
+    s, memory = results["summary"], results["memory"]
+    latency, ttft = s["latency_s"] or {}, s["ttft_s"] or {}
+    return (
+        f"{s['completed']}/{s['requests']} requests completed in {s['wall_seconds']:.1f} s; "
+        f"latency p50 {latency.get('p50')} s, p95 {latency.get('p95')} s; "
+        f"first token p50 {ttft.get('p50')} s, p95 {ttft.get('p95')} s; "
+        f"{s['throughput_tokens_per_s']} tokens/s; peak RSS {memory['peak_rss_mib']} MiB "
+        f"(growth first to last wave {memory['growth_mib_first_to_last_wave']} MiB)"
+    )
+
+
+def _write(results: dict[str, Any], path: Path) -> None:
+    """Write the JSON in one step: readers see the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command that reproduces these numbers, every setting spelled out."""
+    return [
+        "verispec", "serve-bench", "--draft", args.draft, "--verifier", args.verifier, "--method", args.method,
+        "--clients", str(args.clients), "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
+        "--temperature", str(args.temperature), "--dtype", args.dtype, "--device", args.device, "--out", str(args.out),
+    ]

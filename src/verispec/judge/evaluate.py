@@ -1,0 +1,76 @@
+"""Evaluate a judge head on labelled data: its metrics at θ, the θ curve, and agreement with the exact check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import PreTrainedTokenizerBase
+
+from verispec.backends import TransformersBackend
+from verispec.errors import ConfigError
+from verispec.judge.features import TokenFeatures, extract_features
+from verispec.judge.head import JudgeHead, VerifierIdentity
+from verispec.judge.metrics import JudgeMetrics, evaluate_scores
+from verispec.judge.samples import read_samples, summarize_samples
+
+SPLITS = ("all", "train", "validation")
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """A head's metrics on one data set (or one of the head's own splits of it)."""
+
+    head: str
+    verifier: str
+    split: str
+    threshold: float
+    data: dict[str, Any]
+    metrics: JudgeMetrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_head(head: JudgeHead, features: TokenFeatures, *, threshold: float | None = None, split: str = "all") -> JudgeMetrics:
+    """Score every token (or the head's ``train`` / ``validation`` split of them) at θ (default: the head's)."""
+    chosen = _split(head, features, split)
+    scores = head.scores(chosen.hidden)
+    return evaluate_scores(scores, chosen.good, chosen.exact, head.meta.threshold if threshold is None else threshold)
+
+
+def evaluate_from_data(
+    head_path: str | Path,
+    paths: Sequence[str | Path],
+    verifier: TransformersBackend,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    threshold: float | None = None,
+    split: str = "all",
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> EvaluationReport:
+    """Load the head, check it belongs to ``verifier``, extract (or reuse) features and evaluate."""
+    head = JudgeHead.load(head_path)
+    head.check(VerifierIdentity.of(verifier), str(head_path))
+    samples = read_samples(paths)
+    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    metrics = evaluate_head(head, features, threshold=threshold, split=split)
+    return EvaluationReport(
+        head=str(head_path), verifier=verifier.name, split=split, threshold=metrics.at_threshold.threshold,
+        data={**summarize_samples(samples), "skipped": list(features.skipped)}, metrics=metrics,
+    )
+
+
+def _split(head: JudgeHead, features: TokenFeatures, split: str) -> TokenFeatures:
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "all":
+        return features
+    fraction = head.meta.training.get("val_fraction")
+    if fraction is None:
+        raise ConfigError("this head records no validation fraction, so its splits are unknown: evaluate with split 'all'")
+    train, val = features.split(float(fraction))
+    return train if split == "train" else val

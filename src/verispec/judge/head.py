@@ -1,0 +1,180 @@
+"""The judge head: ``σ(w·h + b)`` on the verifier's hidden state, saved with what it was trained on.
+
+A head file is one safetensors file: tensors ``weight`` ``[d]`` and ``bias`` ``[1]`` (float32), and
+in the safetensors metadata ``format`` = ``verispec-judge-head`` plus ``judge``, the JSON of
+:class:`HeadMetadata` (verifier identity, threshold, training-data summary, metrics, θ curve).
+A head only makes sense on the hidden states it was trained on, so loading it for a verifier checks
+the identity (model name, hidden size, vocabulary size, layer) and refuses any difference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from verispec.backends.base import ModelBackend
+from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+
+HEAD_FORMAT = "verispec-judge-head"
+HEAD_SUFFIX = ".safetensors"
+# What the backend returns with ``hidden=True`` and what extraction reads: the same call, so
+# decoding and training see the same states.
+HIDDEN_STATE = "last decoder layer after the final norm (hidden_states[-1]), at each token's own position"
+
+
+@dataclass(frozen=True)
+class VerifierIdentity:
+    """Which hidden states a head reads.
+
+    ``name`` is the verifier as verispec names it (registry name, local path or hub id);
+    ``layer`` indexes the model's ``hidden_states`` (``num_hidden_layers`` is the last layer);
+    ``final_norm`` says the states are taken after the model's final norm.
+    """
+
+    name: str
+    hidden_size: int
+    vocab_size: int
+    layer: int
+    final_norm: bool = True
+
+    @classmethod
+    def of(cls, backend: ModelBackend) -> VerifierIdentity:
+        """The identity of the hidden states ``backend.forward(..., hidden=True)`` returns."""
+        model = getattr(backend, "model", None)
+        if model is None:
+            raise ConfigError(f"the judge reads a transformers model's hidden states; backend {backend.name!r} has none")
+        config = model.config.get_text_config()
+        return cls(backend.name, int(config.hidden_size), int(backend.vocab_size), int(config.num_hidden_layers))
+
+    def differences(self, other: VerifierIdentity) -> list[str]:
+        """``"field: mine vs other"`` for every field that differs."""
+        return [
+            f"{f.name} {getattr(self, f.name)!r} vs {getattr(other, f.name)!r}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
+    def describe(self) -> str:
+        return f"{self.name} (hidden size {self.hidden_size}, vocabulary {self.vocab_size}, layer {self.layer})"
+
+
+@dataclass(frozen=True)
+class HeadMetadata:
+    """Everything saved next to the weights.
+
+    ``threshold`` is θ (keep a drafted token when its score is at least θ), chosen on validation
+    data for ``target_recall`` of bad tokens; ``training`` summarizes the data and the settings;
+    ``metrics`` holds validation metrics and the θ curve.
+    """
+
+    verifier: VerifierIdentity
+    threshold: float
+    hidden_state: str = HIDDEN_STATE
+    feature_dtype: str = "float32"
+    target_recall: float | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> HeadMetadata:
+        data = json.loads(text)
+        return cls(**{**data, "verifier": VerifierIdentity(**data["verifier"])})
+
+
+@dataclass(frozen=True)
+class JudgeHead:
+    """One linear layer, ``d + 1`` parameters, and its metadata."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    meta: HeadMetadata
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.weight.shape[0])
+
+    def scores(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``σ(w·h + b)`` for each row of ``hidden`` ``[n, d]``: the judge's belief the token is fine."""
+        if hidden.shape[-1] != self.hidden_size:
+            raise JudgeHeadMismatchError(
+                f"the judge head reads hidden states of width {self.hidden_size} but got {hidden.shape[-1]}: "
+                f"it was trained for {self.meta.verifier.describe()}"
+            )
+        return torch.sigmoid(hidden.float() @ self.weight + self.bias)
+
+    def to(self, device: torch.device | str) -> JudgeHead:
+        return replace(self, weight=self.weight.to(device), bias=self.bias.to(device))
+
+    def check(self, identity: VerifierIdentity, source: str) -> None:
+        """Refuse a verifier other than the one the head was trained on."""
+        differences = self.meta.verifier.differences(identity)
+        if differences:
+            raise JudgeHeadMismatchError(
+                f"the judge head {source} was trained for {self.meta.verifier.describe()}, not for "
+                f"{identity.describe()} ({'; '.join(differences)}). Train a head for this verifier with "
+                f"`verispec judge train DATA.jsonl --verifier {identity.name} --out HEAD{HEAD_SUFFIX}` "
+                f"and pass it as `judge:head=HEAD{HEAD_SUFFIX}`"
+            )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the head file (parent directories are created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            "weight": self.weight.detach().float().cpu().contiguous(),
+            "bias": self.bias.detach().float().cpu().reshape(1).contiguous(),
+        }
+        save_file(tensors, str(path), metadata={"format": HEAD_FORMAT, "judge": self.meta.to_json()})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> JudgeHead:
+        """Read a head file written by :meth:`save` (on the CPU)."""
+        path = Path(path)
+        if not path.is_file():
+            raise JudgeHeadNotFoundError(f"the judge head file {path} does not exist; check the path given as head=")
+        with safe_open(str(path), framework="pt") as f:
+            info = f.metadata() or {}
+            if info.get("format") != HEAD_FORMAT or "judge" not in info:
+                raise ConfigError(f"{path} is not a verispec judge head (written by `verispec judge train`)")
+            weight, bias = f.get_tensor("weight"), f.get_tensor("bias")
+        return cls(weight.float(), bias.float().reshape(()), HeadMetadata.from_json(info["judge"]))
+
+
+def shipped_head_path(verifier_name: str) -> Path | None:
+    """The head that ships in the package for a registry verifier name, if there is one."""
+    candidate = resources.files("verispec.judge") / "heads" / f"{verifier_name}{HEAD_SUFFIX}"
+    return Path(str(candidate)) if "/" not in verifier_name and candidate.is_file() else None
+
+
+def shipped_heads() -> list[str]:
+    """Names of the verifiers with a head in the package."""
+    folder = resources.files("verispec.judge") / "heads"
+    return sorted(p.name[: -len(HEAD_SUFFIX)] for p in folder.iterdir() if p.name.endswith(HEAD_SUFFIX))
+
+
+def load_head_for(verifier: ModelBackend, path: str | Path | None = None) -> JudgeHead:
+    """The head at ``path`` (default: the shipped head for the verifier), checked and on its device."""
+    identity = VerifierIdentity.of(verifier)
+    resolved = Path(path) if path is not None else shipped_head_path(identity.name)
+    if resolved is None:
+        shipped = ", ".join(shipped_heads()) or "none yet"
+        raise JudgeHeadNotFoundError(
+            f"no judge head ships for the verifier {identity.name!r} (shipped for: {shipped}). Train one with "
+            f"`verispec judge train DATA.jsonl --verifier {identity.name} --out HEAD{HEAD_SUFFIX}` and pass it "
+            f"as `judge:head=HEAD{HEAD_SUFFIX}`"
+        )
+    head = JudgeHead.load(resolved)
+    head.check(identity, str(resolved))
+    return head.to(verifier.device)

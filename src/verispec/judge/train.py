@@ -1,0 +1,116 @@
+"""Train a judge head: labelled data → hidden states → logistic head → θ for a target recall.
+
+The split into training and validation tokens is by sample (a stable hash of the id), so tokens
+of one response never sit on both sides; θ and the reported metrics come from validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from transformers import PreTrainedTokenizerBase
+
+from verispec.backends import TransformersBackend
+from verispec.errors import ConfigError, JudgeDataError
+from verispec.judge.features import TokenFeatures, extract_features
+from verispec.judge.fit import FitConfig, fit_logistic
+from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
+from verispec.judge.metrics import JudgeMetrics, evaluate_scores, threshold_for_recall
+from verispec.judge.samples import read_samples, summarize_samples
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``target_recall`` of bad tokens on validation fixes θ; ``val_fraction`` of samples is held out."""
+
+    target_recall: float = 0.9
+    val_fraction: float = 0.2
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_recall <= 1:
+            raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"the validation fraction must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """The head (its metadata holds the metrics too) and the metrics on both splits."""
+
+    head: JudgeHead
+    train: JudgeMetrics
+    validation: JudgeMetrics
+
+
+def train_head(
+    features: TokenFeatures,
+    identity: VerifierIdentity,
+    config: TrainConfig = TrainConfig(),
+    *,
+    feature_dtype: str = "float32",
+    data: dict[str, Any] | None = None,
+) -> TrainOutcome:
+    """Fit on the training split, choose θ on validation, and describe it all in the head's metadata."""
+    train, val = features.split(config.val_fraction)
+    if int((~val.good).sum()) == 0:
+        raise JudgeDataError(
+            f"the validation split ({val.counts()['samples']} samples) has no bad tokens to choose θ on: "
+            "add responses with error spans or raise the validation fraction"
+        )
+    weight, bias = fit_logistic(train.hidden, train.good, config.fit)
+    head = JudgeHead(weight, bias, HeadMetadata(identity, threshold=0.5))
+    val_scores = head.scores(val.hidden)
+    threshold = threshold_for_recall(val_scores, val.good, config.target_recall)
+    train_metrics = evaluate_scores(head.scores(train.hidden), train.good, train.exact, threshold, curve=())
+    val_metrics = evaluate_scores(val_scores, val.good, val.exact, threshold)
+    meta = HeadMetadata(
+        verifier=identity,
+        threshold=threshold,
+        feature_dtype=feature_dtype,
+        target_recall=config.target_recall,
+        training={
+            "data": data or {},
+            "train": train.counts(),
+            "validation": val.counts(),
+            "val_fraction": config.val_fraction,
+            "split": "sha256 of the sample id",
+            "fit": asdict(config.fit),
+            "class_weights": "balanced (each class weighs half)",
+        },
+        metrics={"validation": val_metrics.to_dict(), "train": train_metrics.to_dict()},
+        versions=package_versions(),
+    )
+    return TrainOutcome(replace(head, meta=meta), train_metrics, val_metrics)
+
+
+def train_from_data(
+    paths: Sequence[str | Path],
+    verifier: TransformersBackend,
+    tokenizer: PreTrainedTokenizerBase,
+    config: TrainConfig = TrainConfig(),
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> TrainOutcome:
+    """Read the JSONL data sets, extract (or reuse) the verifier's features, and train."""
+    samples = read_samples(paths)
+    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    data = {**summarize_samples(samples), "files": [file_summary(Path(p)) for p in paths], "skipped": list(features.skipped)}
+    dtype = str(next(verifier.model.parameters()).dtype).removeprefix("torch.")
+    return train_head(features, VerifierIdentity.of(verifier), config, feature_dtype=dtype, data=data)
+
+
+def file_summary(path: Path) -> dict[str, str]:
+    """A data file's name and content hash (which data a head was trained on)."""
+    return {"name": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape the hidden states and the head."""
+    return {name: metadata.version(name) for name in ("verispec", "torch", "transformers")}

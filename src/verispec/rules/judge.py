@@ -1,0 +1,54 @@
+"""Judge Decoding (Bachmann et al., ICLR 2025): keep what the exact check keeps OR what the judge trusts.
+
+The judge is a linear head on the verifier's hidden state at each drafted token, ``s = σ(w·h + b)``.
+A drafted token is kept when the lossless test keeps it (greedy: it is the verifier's argmax;
+sampling: ``u < p/q``) or when ``s ≥ θ``; the longest kept prefix is committed and, at the first
+rejection, the verifier's token (the lossless replacement). The OR matters: the verifier's own
+replacement would equal a draft token the exact check keeps, so rejecting it would gain nothing.
+Tokens kept only by the judge carry ``relaxed`` provenance. ``θ > 1`` never trusts the judge (this is
+standard speculative decoding); ``θ = 0`` keeps every drafted token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from verispec.backends.base import ModelBackend
+from verispec.errors import ConfigError
+from verispec.judge.head import JudgeHead, load_head_for
+from verispec.rules.base import Keep, VerificationRule, VerifyInput, exact_keep
+
+
+@dataclass(frozen=True)
+class JudgeRule(VerificationRule):
+    """The disjunctive judge rule.
+
+    Built from method options alone it only describes itself (``head_path``, ``threshold``);
+    :meth:`for_verifier` loads and checks the head for the running verifier. ``threshold`` left
+    ``None`` takes the head's calibrated θ.
+    """
+
+    head: JudgeHead | None = None
+    threshold: float | None = None
+    head_path: str | None = None
+    name = "judge"
+    needs_hidden = True
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not self.threshold >= 0:
+            raise ConfigError(f"judge: threshold must be >= 0 (above 1 never trusts the judge), got {self.threshold}")
+
+    def for_verifier(self, verifier: ModelBackend) -> JudgeRule:
+        """This rule with its head loaded for ``verifier`` (the shipped one unless ``head_path``)."""
+        head = load_head_for(verifier, self.head_path)
+        threshold = head.meta.threshold if self.threshold is None else self.threshold
+        return replace(self, head=head, threshold=threshold)
+
+    def keep(self, inp: VerifyInput) -> Keep:
+        if self.head is None or self.threshold is None:
+            raise ConfigError("the judge rule has no head: build it with Method.rule(RuleContext(verifier)) or JudgeRule(head=...)")
+        if inp.hidden is None:
+            raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
+        exact = exact_keep(inp)
+        judged = self.head.scores(inp.hidden) >= self.threshold  # in float32, as θ was calibrated
+        return Keep(exact=exact, overall=exact | judged)

@@ -1,0 +1,77 @@
+"""`verispec judge train` and `verispec judge evaluate` on a tiny local verifier and a synthetic data set."""
+
+import importlib
+import json
+import random
+
+import pytest
+
+from tiny_models import byte_tokenizer, tiny_model
+from verispec.cli import build_parser, main
+from verispec.judge.head import JudgeHead
+
+
+@pytest.fixture(scope="module")
+def verifier_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny-verifier")
+    tiny_model(0).save_pretrained(path)
+    byte_tokenizer().save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def data(make_record, write_jsonl):
+    """60 responses of random words, each with an error span after a few characters."""
+    rng = random.Random(0)
+    words = ["two", "plus", "is", "four", "five", "so", "the", "answer"]
+    records = []
+    for i in range(60):
+        response = " ".join(rng.choice(words) for _ in range(8))
+        start = rng.randrange(6, len(response) - 1)
+        records.append(make_record(f"{i}-q", response, spans=[(start, start + 1)], content=f"Question {i}?"))
+    return write_jsonl("judge.jsonl", records)
+
+
+def test_train_then_evaluate(verifier_dir, data, tmp_path, capsys):
+    head_path, cache = tmp_path / "heads" / "tiny.safetensors", tmp_path / "cache"
+    common = ["--dtype", "fp32", "--cache-dir", str(cache)]
+    code = main(["judge", "train", str(data), "--verifier", str(verifier_dir), "--out", str(head_path), "--epochs", "30", "--target-recall", "0.8", *common])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"wrote {head_path}" in out and "θ =" in out and "judge bad recall" in out
+    meta = JudgeHead.load(head_path).meta
+    assert meta.verifier.name == str(verifier_dir) and meta.verifier.hidden_size == 32
+    assert meta.training["data"]["samples"] == 60 and meta.training["data"]["files"][0]["name"] == "judge.jsonl"
+    assert meta.metrics["validation"]["at_threshold"]["bad_recall"] >= 0.8
+    assert len(list(cache.iterdir())) == 1
+
+    metrics_path = tmp_path / "metrics.json"
+    assert main(["judge", "evaluate", str(head_path), str(data), "--out", str(metrics_path), *common]) == 0
+    report = json.loads(metrics_path.read_text())
+    assert report["threshold"] == meta.threshold and report["split"] == "all"
+    assert report["metrics"]["bad"] == 60 and 0 <= report["metrics"]["roc_auc"] <= 1
+    assert len(report["metrics"]["curve"]) == 51 and "judge_only" in report["metrics"]["agreement"]
+    assert len(list(cache.iterdir())) == 1  # the features came from the cache
+
+    assert main(["judge", "evaluate", str(head_path), str(data), "--split", "validation", "--out", str(metrics_path), *common]) == 0
+    validation = json.loads(metrics_path.read_text())["metrics"]
+    assert validation["tokens"] == meta.metrics["validation"]["tokens"] < report["metrics"]["tokens"]
+    assert validation["roc_auc"] == pytest.approx(meta.metrics["validation"]["roc_auc"])
+
+
+def test_missing_data_is_one_error_line(verifier_dir, tmp_path, capsys):
+    code = main(["judge", "train", str(tmp_path / "none.jsonl"), "--verifier", str(verifier_dir), "--out", str(tmp_path / "h.safetensors"), "--dtype", "fp32"])
+    assert code == 2
+    assert "error: the data set" in capsys.readouterr().err
+
+
+def test_build_data_is_wired_to_the_builder(capsys):
+    try:
+        importlib.import_module("verispec.judge.data.build")
+    except ModuleNotFoundError:
+        assert main(["judge", "build-data"]) == 2
+        assert "judge data builder (verispec.judge.data.build) is not in this installation" in capsys.readouterr().err
+        return
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["judge", "build-data", "--help"])
+    assert exit_info.value.code == 0

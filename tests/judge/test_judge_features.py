@@ -1,0 +1,102 @@
+"""Feature extraction: the hidden state at each response token is the one the engine gives the rule."""
+
+import pytest
+import torch
+
+from tiny_models import byte_tokenizer, tiny_model
+from verispec.backends import TransformersBackend
+from verispec.judge.features import TokenFeatures, cache_name, extract_features
+from verispec.judge.samples import JudgeSample
+from verispec.tokens import encode_prompt
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return TransformersBackend(tiny_model(0), name="tiny")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return byte_tokenizer()
+
+
+def sample(sample_id, response, error_start=None, content="Add 2 and 2."):
+    return JudgeSample(sample_id, ({"role": "user", "content": content},), response, error_start)
+
+
+SAMPLES = [sample("a", "It is 5, since 2+2=5.", error_start=6), sample("b", "Four."), sample("c", "x" * 40, error_start=0)]
+
+
+def engine_view(verifier, prompt, tokens):
+    """What the engine hands a rule when ``tokens`` are a draft after ``prompt``: hidden states and argmaxes."""
+    verifier.reset()
+    verifier.forward(prompt[:-1], last_only=True)
+    out = verifier.forward([prompt[-1], *tokens], hidden=True)
+    return out.hidden[1:], out.logits[:-1].argmax(dim=-1)
+
+
+def test_features_equal_the_engine_hidden_states_and_exact_checks(verifier, tokenizer):
+    features = extract_features(SAMPLES, verifier, tokenizer, cache_dir=None, progress=False)
+    assert features.sample_ids == ("a", "b", "c")
+    assert features.counts() == {"tokens": 7 + 5 + 1, "good": 6 + 5, "bad": 2, "samples": 3}
+    for index, s in enumerate(SAMPLES):
+        rows = features.sample == index
+        prompt = encode_prompt(tokenizer, list(s.messages), chat=True)
+        tokens = tokenizer(s.response, add_special_tokens=False)["input_ids"][: int(rows.sum())]
+        hidden, argmax = engine_view(verifier, prompt, tokens)
+        assert torch.allclose(features.hidden[rows], hidden, atol=1e-5)
+        assert torch.equal(features.exact[rows], argmax == torch.tensor(tokens))
+        expected_good = [True] * (len(tokens) - 1) + [s.error_start is None]
+        assert features.good[rows].tolist() == expected_good
+
+
+def test_response_equal_to_verifier_greedy_is_flagged_exact(tokenizer):
+    model = tiny_model(3)
+    printable = set(tokenizer("".join(map(chr, range(32, 127))), add_special_tokens=False)["input_ids"])
+    with torch.no_grad():  # only printable ASCII can win the argmax, so the greedy tokens are text
+        model.lm_head.weight[[i for i in range(257) if i not in printable]] = 0.0
+    verifier = TransformersBackend(model, name="ascii")
+    prompt = encode_prompt(tokenizer, list(SAMPLES[1].messages), chat=True)
+    verifier.reset()
+    greedy = []
+    logits = verifier.forward(prompt, last_only=True).logits[-1]
+    for _ in range(8):
+        greedy.append(int(logits.argmax()))
+        logits = verifier.forward([greedy[-1]]).logits[-1]
+    response = tokenizer.decode(greedy)
+    features = extract_features([sample("g", response), sample("h", "~" + response)], verifier, tokenizer, progress=False)
+    assert features.exact[features.sample == 0].tolist() == [True] * 8
+    assert not features.exact[features.sample == 1].all()  # shifted by one byte it is no longer greedy
+
+
+def test_cache_is_reused_and_keyed_by_content(verifier, tokenizer, tmp_path, monkeypatch):
+    first = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == [cache_name(SAMPLES, verifier)]
+
+    def no_forward(*args, **kwargs):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(verifier, "forward", no_forward)
+    again = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    assert torch.equal(again.hidden, first.hidden) and torch.equal(again.good, first.good) and again.sample_ids == first.sample_ids
+    changed = [*SAMPLES[:2], sample("c", "x" * 40, error_start=1)]
+    assert cache_name(changed, verifier) != cache_name(SAMPLES, verifier)
+
+
+def test_samples_longer_than_the_context_or_empty_are_skipped(tokenizer):
+    small = TransformersBackend(tiny_model(0), name="tiny")
+    small.max_context = 40
+    features = extract_features([sample("long", "y" * 60), sample("empty", ""), SAMPLES[1]], small, tokenizer, progress=False)
+    assert features.skipped == ("long", "empty") and features.sample_ids == ("b",)
+
+
+def test_split_keeps_whole_samples_on_one_side():
+    n = 300
+    features = TokenFeatures(
+        hidden=torch.zeros(3 * n, 2), good=torch.ones(3 * n, dtype=torch.bool), exact=torch.zeros(3 * n, dtype=torch.bool),
+        sample=torch.arange(n).repeat_interleave(3), sample_ids=tuple(f"s{i}" for i in range(n)),
+    )
+    train, val = features.split(0.3)
+    assert len(train) + len(val) == len(features)
+    assert not set(train.sample.tolist()) & set(val.sample.tolist())
+    assert 0.15 < len(val) / len(features) < 0.45

@@ -1,0 +1,88 @@
+"""The `judge` method end to end on tiny fp32 models: θ > 1 is `sd`, θ = 0 keeps every draft, long drafts."""
+
+import pytest
+import torch
+
+from tiny_models import byte_tokenizer, noisy_copy, tiny_model
+from verispec import Pipeline, Provenance
+from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
+from verispec.methods import Method
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    tokenizer = byte_tokenizer()
+    verifier = tiny_model(0)
+    return Pipeline(draft=(noisy_copy(verifier, 1, 0.05), tokenizer), verifier=(verifier, tokenizer), dtype="fp32")
+
+
+@pytest.fixture(scope="module")
+def head_path(pipe, tmp_path_factory):
+    """A random head (scores spread over (0, 1)) for the pipeline's verifier, θ = 0.5 by default."""
+    identity = VerifierIdentity.of(pipe.verifier.backend)
+    weight = torch.randn(identity.hidden_size, generator=torch.Generator().manual_seed(0))
+    head = JudgeHead(weight, torch.tensor(0.0), HeadMetadata(identity, threshold=0.5))
+    return head.save(tmp_path_factory.mktemp("heads") / "tiny.safetensors")
+
+
+def run(pipe, method, **options):
+    return pipe.generate("Say something.", method=method, max_new_tokens=options.pop("max_new_tokens", 40), **options)
+
+
+@pytest.mark.parametrize("drafting", ["gamma=4,adaptive=false", "gamma=3,adaptive=true", "gamma=32,adaptive=false"])
+def test_threshold_above_one_reproduces_sd_greedy(pipe, head_path, drafting):
+    expected = run(pipe, f"sd:{drafting}")
+    got = run(pipe, f"judge:{drafting},threshold=1.5,head={head_path}")
+    assert got.token_ids == expected.token_ids and got.provenance == expected.provenance
+    assert got.token_ids == run(pipe, "verifier").token_ids  # fp32 greedy sd is the verifier's output
+
+
+def test_threshold_above_one_reproduces_sd_sampling(pipe, head_path):
+    sampling = {"temperature": 0.8, "top_k": 50, "seed": 7}
+    expected = run(pipe, "sd:gamma=4,adaptive=true", **sampling)
+    assert run(pipe, f"judge:gamma=4,threshold=1.5,head={head_path}", **sampling).token_ids == expected.token_ids
+
+
+def test_threshold_zero_keeps_every_drafted_token(pipe, head_path):
+    result = run(pipe, f"judge:gamma=5,adaptive=false,stop_below=0,threshold=0,head={head_path}")
+    assert Provenance.REPLACED not in result.provenance
+    assert result.stats.accepted == result.stats.proposed > 0
+    # Every kept drafted token is the draft model's own greedy choice: draft-only text plus bonus tokens.
+    ids = torch.tensor([result.prompt_token_ids + result.token_ids])
+    draft_choice = pipe.draft.model(input_ids=ids).logits[0, len(result.prompt_token_ids) - 1 : -1].argmax(-1)
+    drafted = [p.accepted_draft for p in result.provenance]
+    assert draft_choice[drafted].tolist() == [t for t, d in zip(result.token_ids, drafted) if d]
+
+
+def test_the_head_decides_with_relaxed_provenance_and_sampling_runs(pipe, head_path):
+    greedy = run(pipe, f"judge:gamma=6,head={head_path}", max_new_tokens=60)
+    assert {Provenance.EXACT, Provenance.RELAXED, Provenance.REPLACED} <= set(greedy.provenance)
+    assert greedy.stats.provenance_counts["relaxed"] == greedy.provenance.count(Provenance.RELAXED)
+    sampled = run(pipe, f"judge:gamma=6,head={head_path}", temperature=1.0, seed=3, max_new_tokens=60)
+    assert len(sampled.token_ids) == len(sampled.provenance) > 20
+    assert sampled.finish_reason in ("length", "eos")
+    assert Provenance.RELAXED in sampled.provenance
+
+
+def test_adaptive_drafts_grow_to_32(pipe, head_path):
+    result = run(pipe, f"judge:gamma=8,adaptive=true,max_gamma=32,stop_below=0,threshold=0,head={head_path}", max_new_tokens=300)
+    assert len(result.stats.accepted_histogram) - 1 == 32  # some round kept 32 drafted tokens
+    assert Method.parse("judge").schedule().adaptive and Method.parse("judge:gamma=40").schedule().max_gamma == 40
+    with pytest.raises(ConfigError, match="above max_gamma=32; raise max_gamma"):
+        Method.parse("judge:gamma=40,max_gamma=32").schedule()
+
+
+def test_missing_default_head_and_foreign_head_are_refused(pipe, tmp_path):
+    with pytest.raises(JudgeHeadNotFoundError, match="no judge head ships for the verifier"):
+        run(pipe, "judge")
+    identity = VerifierIdentity.of(pipe.verifier.backend)
+    foreign = VerifierIdentity("qwen2.5-coder-1.5b-instruct", identity.hidden_size, identity.vocab_size, identity.layer)
+    path = JudgeHead(torch.zeros(identity.hidden_size), torch.tensor(0.0), HeadMetadata(foreign, 0.5)).save(tmp_path / "f.safetensors")
+    with pytest.raises(JudgeHeadMismatchError, match="trained for qwen2.5-coder-1.5b-instruct"):
+        run(pipe, f"judge:head={path}")
+
+
+def test_unbound_rule_describes_its_options():
+    rule = Method.parse("judge:threshold=0.3,head=h.safetensors").rule()
+    assert (rule.threshold, rule.head_path, rule.head) == (0.3, "h.safetensors", None)

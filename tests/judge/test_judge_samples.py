@@ -1,0 +1,54 @@
+"""Reading judge data sets (the builder's JSONL format) and the stable train/validation split."""
+
+import pytest
+
+from verispec.errors import JudgeDataError
+from verispec.judge.samples import in_validation, read_samples, summarize_samples
+
+
+def test_reads_samples_with_the_first_error_span(make_record, write_jsonl):
+    path = write_jsonl("a.jsonl", [
+        make_record("1-a", "The answer is 5.", spans=[(14, 15), (3, 9)]),
+        make_record("2-a", "The answer is 4."),
+    ])
+    path.write_text(path.read_text() + "\n\n")  # blank lines are skipped
+    first, second = read_samples([path])
+    assert first.error_start == 3  # the earliest span counts
+    assert second.error_start is None
+    assert first.messages == ({"role": "user", "content": "What is 2+2?"},)
+    assert (first.source, first.task, first.labelled_by) == ("math", "gsm8k", "test")
+    assert summarize_samples([first, second])["with_error"] == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("{not json", r"b.jsonl:2: not valid JSON"),
+        ('{"id": "x", "messages": [], "response": "r", "error_spans": []}', "messages must be a non-empty list"),
+        ('{"id": "x", "response": "r", "error_spans": []}', "needs the fields id, messages, response, error_spans"),
+        ('{"id": "x", "messages": [{"role": "user", "content": "q"}], "response": "abc", "error_spans": [[2, 5]]}',
+         r"error span \[2, 5\] is not \[start, end\] with 0 <= start < end <= 3"),
+    ],
+)
+def test_malformed_lines_are_refused_with_their_place(make_record, write_jsonl, line, match):
+    path = write_jsonl("b.jsonl", [make_record("ok", "fine")])
+    path.write_text(path.read_text() + line + "\n")
+    with pytest.raises(JudgeDataError, match=match):
+        read_samples([path])
+
+
+def test_duplicate_ids_across_files_and_missing_files_are_refused(make_record, write_jsonl, tmp_path):
+    a = write_jsonl("a.jsonl", [make_record("same", "x")])
+    b = write_jsonl("b.jsonl", [make_record("same", "y")])
+    with pytest.raises(JudgeDataError, match="'same' already used at .*a.jsonl:1"):
+        read_samples([a, b])
+    with pytest.raises(JudgeDataError, match="does not exist; build one with `verispec judge build-data`"):
+        read_samples([tmp_path / "missing.jsonl"])
+
+
+def test_validation_split_is_a_stable_hash_of_the_id():
+    ids = [f"sample-{i}" for i in range(2000)]
+    chosen = [i for i in ids if in_validation(i, 0.2)]
+    assert chosen == [i for i in ids if in_validation(i, 0.2)]
+    assert 320 < len(chosen) < 480  # binomial(2000, 0.2): 400 ± 80 is over 4 standard deviations
+    assert set(chosen) <= {i for i in ids if in_validation(i, 0.5)}  # nested: a larger fraction adds samples

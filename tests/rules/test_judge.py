@@ -1,0 +1,126 @@
+"""The judge rule with hand-made hidden states and a hand-set head: exact ∪ (score ≥ θ), longest prefix."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from verispec.errors import ConfigError, JudgeHeadMismatchError
+from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
+from verispec.provenance import Provenance
+from verispec.rules import ExactRule, JudgeRule, VerifyInput
+from verispec.sampling import SamplingParams
+
+GREEDY = SamplingParams()
+SAMPLING = SamplingParams(temperature=1.0)
+WIDTH = 4
+# The head reads only the first hidden coordinate: score = σ(h[0]).
+HEAD = JudgeHead(
+    weight=torch.tensor([1.0, 0.0, 0.0, 0.0]),
+    bias=torch.tensor(0.0),
+    meta=HeadMetadata(VerifierIdentity("hand-made", WIDTH, 3, 1), threshold=0.5),
+)
+
+
+def hidden_for(scores):
+    """Hidden states whose judge scores are ``scores`` (the other coordinates are noise the head ignores)."""
+    logits = torch.tensor([math.log(s / (1 - s)) for s in scores])
+    return torch.cat([logits[:, None], torch.randn(len(scores), WIDTH - 1)], dim=1)
+
+
+def greedy_input(exact_mask, scores):
+    """The verifier's argmax is token 0 everywhere (bonus row: token 2); drafts are 0 where exact keeps."""
+    gamma = len(exact_mask)
+    p_rows = [[0.6, 0.3, 0.1]] * gamma + [[0.1, 0.2, 0.7]]
+    return VerifyInput(
+        draft_tokens=torch.tensor([0 if e else 1 for e in exact_mask]),
+        draft_logits=torch.zeros(gamma, 3),
+        target_logits=torch.log(torch.tensor(p_rows)),
+        params=GREEDY,
+        hidden=hidden_for(scores),
+    )
+
+
+@pytest.mark.parametrize("exact_mask", list(itertools.product([False, True], repeat=4)))
+def test_keeps_longest_prefix_of_exact_or_judged(exact_mask):
+    for judged_mask in itertools.product([False, True], repeat=4):
+        scores = [0.9 if j else 0.1 for j in judged_mask]
+        verdict = JudgeRule(head=HEAD, threshold=0.5).decide(greedy_input(exact_mask, scores))
+        kept = [e or j for e, j in zip(exact_mask, judged_mask)]
+        n = next((i for i, k in enumerate(kept) if not k), 4)
+        assert verdict.n_accepted == n
+        expected = [Provenance.EXACT if exact_mask[i] else Provenance.RELAXED for i in range(n)]
+        if n < 4:
+            assert verdict.next_token == 0  # the verifier's argmax at the first rejection
+            expected.append(Provenance.REPLACED)
+        else:
+            assert verdict.next_token == 2
+            expected.append(Provenance.BONUS)
+        assert verdict.provenance == tuple(expected)
+
+
+def test_score_equal_to_threshold_is_kept_and_just_below_is_not():
+    inp = greedy_input([False], [0.5])  # σ(0) = 0.5 exactly
+    assert JudgeRule(head=HEAD, threshold=0.5).decide(inp).provenance == (Provenance.RELAXED, Provenance.BONUS)
+    above = float(torch.nextafter(torch.tensor(0.5), torch.tensor(1.0)))  # scores compare in float32
+    assert JudgeRule(head=HEAD, threshold=above).decide(inp).n_accepted == 0
+
+
+def test_threshold_above_one_is_the_exact_rule_and_zero_keeps_everything():
+    for exact_mask in itertools.product([False, True], repeat=3):
+        inp = greedy_input(exact_mask, [0.999, 0.999, 0.999])
+        assert JudgeRule(head=HEAD, threshold=1.01).decide(inp) == ExactRule().decide(inp)
+        assert JudgeRule(head=HEAD, threshold=0.0).decide(greedy_input(exact_mask, [1e-6] * 3)).n_accepted == 3
+
+
+def sampling_input(seed, gamma=5, vocab=6):
+    gen = torch.Generator().manual_seed(seed)
+    q_logits = torch.randn(gamma, vocab, generator=gen)
+    draft = torch.multinomial(torch.softmax(q_logits, -1), 1, generator=gen).squeeze(-1)
+    return VerifyInput(
+        draft_tokens=draft,
+        draft_logits=q_logits,
+        target_logits=torch.randn(gamma + 1, vocab, generator=gen),
+        params=SAMPLING,
+        generator=torch.Generator().manual_seed(1000 + seed),
+        hidden=torch.randn(gamma, WIDTH, generator=gen),
+    )
+
+
+def test_sampling_with_threshold_above_one_makes_the_exact_rules_draws():
+    """Same uniforms, same residual draws: the lossless rule exactly (the judge adds only the OR)."""
+    for seed in range(40):
+        assert JudgeRule(head=HEAD, threshold=1.5).decide(sampling_input(seed)) == ExactRule().decide(sampling_input(seed))
+
+
+def test_sampling_judge_keeps_what_the_lossless_test_rejects_as_relaxed():
+    relaxed = exact = 0
+    for seed in range(40):
+        verdict = JudgeRule(head=HEAD, threshold=0.0).decide(sampling_input(seed))
+        assert verdict.n_accepted == 5 and verdict.provenance[-1] is Provenance.BONUS
+        relaxed += verdict.provenance.count(Provenance.RELAXED)
+        exact += verdict.provenance.count(Provenance.EXACT)
+    assert relaxed > 0 and exact > 0  # both decisions really occur
+
+
+def test_rule_refuses_to_run_without_head_or_hidden_states():
+    inp = greedy_input([True], [0.9])
+    with pytest.raises(ConfigError, match="no head"):
+        JudgeRule(threshold=0.5).decide(inp)
+    no_hidden = VerifyInput(inp.draft_tokens, inp.draft_logits, inp.target_logits, GREEDY)
+    with pytest.raises(ConfigError, match="hidden states"):
+        JudgeRule(head=HEAD, threshold=0.5).decide(no_hidden)
+
+
+def test_hidden_states_of_another_width_are_refused():
+    inp = greedy_input([True], [0.9])
+    wide = VerifyInput(inp.draft_tokens, inp.draft_logits, inp.target_logits, GREEDY, hidden=torch.zeros(1, WIDTH + 1))
+    with pytest.raises(JudgeHeadMismatchError, match="width 4"):
+        JudgeRule(head=HEAD, threshold=0.5).decide(wide)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan")])
+def test_negative_threshold_is_refused(bad):
+    with pytest.raises(ConfigError, match="threshold must be >= 0"):
+        JudgeRule(head=HEAD, threshold=bad)
