@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from server_support import MODEL
 from verispec import methods
 from verispec.methods import MethodSpec, available_methods
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 SPECULATIVE = {"exact", "relaxed", "replaced", "bonus", "verifier"}
@@ -43,40 +49,71 @@ def test_page_is_self_contained_and_offers_every_registered_method(http, monkeyp
         assert label in page
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
-                                                  "(apt-get install chromium, or make browser)")
-def test_prompt_streams_coloured_tokens_in_chromium(server, client):
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
+                                                                  "(apt-get install chromium, or make browser)")
+
+
+@contextmanager
+def generated(server, method: str, options: str) -> Iterator[Page]:
+    """The playground in headless Chromium once it has streamed 40 tokens of a story with ``method``."""
     from playwright.sync_api import sync_playwright
 
-    expected = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "Tell me a story."}], max_tokens=40, temperature=0,
-        extra_body={"verispec": {"method": "sd", "gamma": 4}},
-    )
-    png = artifacts_dir() / "server_playground.png"
-    png.unlink(missing_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(f"{server.url}/")
             page.fill("#prompt", "Tell me a story.")
-            page.select_option("#method", "sd")
-            page.fill("#options", "gamma=4")
+            page.select_option("#method", method)
+            page.fill("#options", options)
             page.fill("#max-tokens", "40")
             page.fill("#temperature", "0")
             page.click("#generate")
             page.wait_for_selector("#status[data-state=done]", timeout=60_000)
-            tokens = page.eval_on_selector_all(
-                "#output span.t", "spans => spans.map(s => [s.className, s.textContent])")
-            background = page.eval_on_selector(
-                "#output span.p-exact", "span => getComputedStyle(span).backgroundColor")
-            stats = page.inner_text("#stats")
-            page.screenshot(path=str(png), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def output_spans(page: Page) -> list[list[str]]:
+    """``[class, text, title]`` of each token span in the output."""
+    return page.eval_on_selector_all("#output span.t", "spans => spans.map(s => [s.className, s.textContent, s.title])")
+
+
+@needs_chromium
+def test_prompt_streams_coloured_tokens_in_chromium(server, client):
+    expected = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Tell me a story."}], max_tokens=40, temperature=0,
+        extra_body={"verispec": {"method": "sd", "gamma": 4}},
+    )
+    png = artifacts_dir() / "server_playground.png"
+    png.unlink(missing_ok=True)
+    with generated(server, "sd", "gamma=4") as page:
+        tokens = output_spans(page)
+        background = page.eval_on_selector("#output span.p-exact", "span => getComputedStyle(span).backgroundColor")
+        stats = page.inner_text("#stats")
+        authors = page.inner_text("#authors")
+        page.screenshot(path=str(png), full_page=True)
     assert len(tokens) == 40
-    assert "".join(text for _, text in tokens) == expected.choices[0].message.content
-    assert {cls.removeprefix("t p-") for cls, _ in tokens} <= SPECULATIVE
+    assert "".join(text for _, text, _ in tokens) == expected.choices[0].message.content
+    assert {cls.removeprefix("t p-") for cls, _, _ in tokens} <= SPECULATIVE
     assert background == EXACT_BACKGROUND
     assert "mean accepted length" in stats and "verifier forwards" in stats
+    assert authors == ""
     assert png.stat().st_size > 10_000
+
+
+@needs_chromium
+def test_collaborative_tokens_are_coloured_by_author_in_chromium(server, client):
+    expected = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Tell me a story."}], max_tokens=40, temperature=0,
+        extra_body={"verispec": {"method": "cosd-rule"}},
+    )
+    with generated(server, "cosd-rule", "") as page:
+        tokens = output_spans(page)
+        legend = page.eval_on_selector_all("#authors span.t", "spans => spans.map(s => s.className)")
+    want = expected.model_extra["verispec"]["tokens"]
+    assert [cls for cls, _, _ in tokens] == [f"t a-{t['author']}" for t in want]
+    assert [title.split(" · ")[:2] for _, _, title in tokens] == [[t["author"], t["provenance"]] for t in want]
+    assert "".join(text for _, text, _ in tokens) == expected.choices[0].message.content
+    assert sorted(legend) == sorted({f"t a-{t['author']}" for t in want})

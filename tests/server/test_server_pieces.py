@@ -50,6 +50,6 @@ def test_an_unfinished_character_at_the_end_stays_with_the_last_token():
     tokenizer = byte_tokenizer()
     tokens = tokenizer("a€", add_special_tokens=False)["input_ids"][:-1]  # the euro sign cut after two bytes
     tracker = PieceTracker(tokenizer)
-    assert [p.text for p in tracker.add("a", tokens, [EXACT, EXACT, BONUS])] == ["a"]
+    assert [p.text for p in tracker.add("a", tokens, [EXACT, EXACT, BONUS], ["draft", "draft", "assistant1"])] == ["a"]
     rest = tracker.finish(tokenizer.decode(tokens)[1:])
-    assert [(p.text, p.provenance) for p in rest] == [("", EXACT), ("\ufffd", BONUS)]
+    assert [(p.text, p.provenance, p.author) for p in rest] == [("", EXACT, "draft"), ("\ufffd", BONUS, "assistant1")]

@@ -1,7 +1,8 @@
 """The playground served at ``/``: one self-contained page (inline CSS and JS, nothing fetched).
 
 Type a prompt, pick a method, and watch tokens stream in from ``/v1/chat/completions``, each
-coloured by its provenance with the colours and labels of the HTML evaluation report.
+coloured by its provenance (or, for collaborative methods, its author) with the colours and
+labels of the HTML evaluation report.
 """
 
 from __future__ import annotations
@@ -12,13 +13,6 @@ from html import escape
 from verispec.eval.report import html as report_html
 from verispec.methods import available_methods, get_method_spec
 from verispec.provenance import Provenance
-
-
-def _token_css() -> str:
-    """The report's token rules (``.t``, ``.p-*``): one source for the provenance colours."""
-    rules = report_html._CSS.splitlines()
-    return "\n".join(line for line in rules if line.startswith((".t ", ".p-")))
-
 
 _CSS = """
 body { font: 15px/1.5 system-ui, sans-serif; color: #1a1a1a; margin: 0 auto; padding: 1rem 2rem; max-width: 64rem; }
@@ -64,13 +58,25 @@ function finalStats(run, stats) {
              "verifier forwards": stats.verifier_forwards});
 }
 
+function showAuthor(run, author) {
+  if (run.authors.has(author)) return;
+  run.authors.add(author);
+  const swatch = document.createElement("span");
+  swatch.className = "t a-" + author;
+  swatch.textContent = "\u00a0" + author + "\u00a0";
+  const item = document.createElement("li");
+  item.append(swatch, " written by " + author);
+  $("authors").append(item);
+}
+
 function addTokens(run, tokens) {
   for (const token of tokens) {
     const span = document.createElement("span");
-    span.className = "t p-" + token.provenance;
+    span.className = "t " + (token.author ? "a-" + token.author : "p-" + token.provenance);
     span.textContent = token.text;
-    span.title = token.provenance + " · token " + token.id;
+    span.title = (token.author ? token.author + " · " : "") + token.provenance + " · token " + token.id;
     $("output").append(span);
+    if (token.author) showAuthor(run, token.author);
     run.tokens += 1;
     run.counts[token.provenance] = (run.counts[token.provenance] || 0) + 1;
   }
@@ -122,8 +128,9 @@ async function generate(event) {
   if (controller) controller.abort();
   controller = new AbortController();
   $("output").replaceChildren();
+  $("authors").replaceChildren();
   $("error").textContent = "";
-  const run = {started: performance.now(), tokens: 0, counts: {}, method: $("method").value};
+  const run = {started: performance.now(), tokens: 0, counts: {}, authors: new Set(), method: $("method").value};
   const headers = {"Content-Type": "application/json"};
   if ($("api-key").value) headers["Authorization"] = "Bearer " + $("api-key").value;
   setStatus("streaming", "streaming…");
@@ -174,7 +181,7 @@ def render_page(*, model_id: str, draft: str, verifier: str, default_method: str
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>verispec playground</title><style>{_CSS}{_token_css()}</style></head>
+<title>verispec playground</title><style>{_CSS}{report_html.TOKEN_CSS}</style></head>
 <body>
 <h1>verispec playground</h1>
 <p class="models">draft {escape(draft)} → verifier {escape(verifier)} · served as <code>{escape(model_id)}</code></p>
@@ -188,6 +195,7 @@ def render_page(*, model_id: str, draft: str, verifier: str, default_method: str
 <span id="status" data-state="idle"></span></span>
 </form>
 {_legend()}
+<ul class="legend" id="authors" aria-label="author colours"></ul>
 <div id="output" class="tokens"></div>
 <div id="stats"></div>
 <div id="error"></div>

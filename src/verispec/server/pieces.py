@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import repeat
 
 from transformers import PreTrainedTokenizerBase
 
@@ -15,11 +16,12 @@ _INCOMPLETE = "\ufffd"  # what a tokenizer prints for a cut multi-byte character
 
 @dataclass(frozen=True)
 class TokenPiece:
-    """One committed token: its id, the text it adds, and why it was committed."""
+    """One committed token: its id, the text it adds, why it was committed, and (collaborative methods) who wrote it."""
 
     id: int
     text: str
     provenance: Provenance
+    author: str | None = None
 
 
 class PieceTracker:
@@ -34,16 +36,19 @@ class PieceTracker:
         self._tokenizer = tokenizer
         self._tokens: list[int] = []
         self._decoded = ""  # text of the tokens up to the last settled one
-        self._held: list[tuple[int, Provenance]] = []  # tokens ending inside a character
+        self._held: list[TokenPiece] = []  # tokens ending inside a character, without their text yet
         self._pending: deque[TokenPiece] = deque()  # settled pieces the streamed text does not cover yet
         self._streamed = 0
         self._released = 0
 
-    def add(self, text: str, token_ids: Sequence[int], provenance: Sequence[Provenance]) -> list[TokenPiece]:
+    def add(
+        self, text: str, token_ids: Sequence[int], provenance: Sequence[Provenance],
+        authors: Sequence[str] | None = None,
+    ) -> list[TokenPiece]:
         """Record a chunk (its streamed ``text`` and new tokens); return the pieces now covered."""
-        for token, source in zip(token_ids, provenance):
+        for token, source, author in zip(token_ids, provenance, authors or repeat(None)):
             self._tokens.append(token)
-            self._held.append((token, source))
+            self._held.append(TokenPiece(token, "", source, author))
             # Decoding the whole prefix (as TextTracker does) keeps pieces exact for tokenizers whose
             # tokens change the text before them (SentencePiece spaces, byte fallback).
             decoded = self._tokenizer.decode(self._tokens, skip_special_tokens=True)
@@ -61,9 +66,9 @@ class PieceTracker:
 
     def _settle(self, decoded: str) -> None:
         """Give the held tokens their text: all of it to the last one, as :func:`verispec.text.token_pieces` does."""
-        *before, (token, source) = self._held
-        self._pending.extend(TokenPiece(t, "", s) for t, s in before)
-        self._pending.append(TokenPiece(token, decoded[len(self._decoded):], source))
+        *before, last = self._held
+        self._pending.extend(before)
+        self._pending.append(replace(last, text=decoded[len(self._decoded):]))
         self._decoded = decoded
         self._held.clear()
 
@@ -75,7 +80,7 @@ class PieceTracker:
             if len(piece.text) > room:
                 if not clip:
                     break
-                piece = TokenPiece(piece.id, piece.text[:room], piece.provenance)
+                piece = replace(piece, text=piece.text[:room])
             self._pending.popleft()
             self._released += len(piece.text)
             out.append(piece)

@@ -43,8 +43,8 @@ def usage(result: GenerationResult) -> Usage:
 
 
 def extension(tokens: Sequence[TokenPiece], result: GenerationResult | None = None) -> ResultExtension:
-    """The ``verispec`` field: tokens with provenance, and the method and statistics once finished."""
-    out = [TokenOut(id=t.id, text=t.text, provenance=t.provenance.value) for t in tokens]
+    """The ``verispec`` field: tokens with provenance (and author), and the method and statistics once finished."""
+    out = [TokenOut(id=t.id, text=t.text, provenance=t.provenance.value, author=t.author) for t in tokens]
     if result is None:
         return ResultExtension(tokens=out)
     return ResultExtension(tokens=out, method=result.method, stats=result.stats.to_dict())

@@ -171,9 +171,12 @@ class CompletionRequest(GenerationFields):
 
 
 class TokenOut(BaseModel):
+    """One token's id, text and provenance; ``author`` is the role that wrote it (collaborative methods only)."""
+
     id: int
     text: str
     provenance: str
+    author: str | None = None
 
 
 class Usage(BaseModel):

@@ -158,7 +158,8 @@ class GenerationWorker:
                 if job.cancelled:
                     return
                 if chunk.result is None:
-                    job.emit(Delta(chunk.text, pieces.add(chunk.text, chunk.token_ids, chunk.provenance)))
+                    covered = pieces.add(chunk.text, chunk.token_ids, chunk.provenance, chunk.authors)
+                    job.emit(Delta(chunk.text, covered))
                 else:
                     job.emit(Delta(chunk.text, pieces.finish(chunk.text)))
                     job.emit(Done(chunk.result))

@@ -29,6 +29,19 @@ LABELS = {
     Provenance.DRAFT: "draft alone",
 }
 
+TOKEN_CSS = """
+.t { border-radius: 2px; }
+.p-exact { background: #cce5ff; }
+.p-relaxed { background: #ffd8a8; text-decoration: underline dashed #8a4b00; text-underline-offset: 3px; }
+.p-replaced { background: #ffc2c2; text-decoration: underline solid #a10000 2px; text-underline-offset: 3px; }
+.p-bonus { background: #e3d1f7; text-decoration: underline dotted #4b2a80 2px; text-underline-offset: 3px; }
+.p-verifier { background: #e4e4e4; }
+.p-draft { background: #c9efd4; }
+.a-draft { background: #c9efd4; } .a-assistant1 { background: #ffd8a8; }
+.a-assistant2 { background: #cce5ff; } .a-assistant3 { background: #e3d1f7; } .a-assistant4 { background: #f7d1e3; }
+"""
+"""Token colours by provenance (``.p-*``) and by author (``.a-*``), shared with the server's page."""
+
 _CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a1a1a; background: #fff;
        margin: 0 auto; padding: 1.5rem 2rem; max-width: 96rem; }
@@ -53,17 +66,8 @@ td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
 .tokens, pre { font: 13px/1.6 ui-monospace, Menlo, Consolas, monospace; white-space: pre-wrap;
                overflow-wrap: anywhere; margin: .3rem 0; }
 pre { background: #f7f7f7; padding: .5rem; border-radius: 4px; }
-.t { border-radius: 2px; }
-.p-exact { background: #cce5ff; }
-.p-relaxed { background: #ffd8a8; text-decoration: underline dashed #8a4b00; text-underline-offset: 3px; }
-.p-replaced { background: #ffc2c2; text-decoration: underline solid #a10000 2px; text-underline-offset: 3px; }
-.p-bonus { background: #e3d1f7; text-decoration: underline dotted #4b2a80 2px; text-underline-offset: 3px; }
-.p-verifier { background: #e4e4e4; }
-.p-draft { background: #c9efd4; }
-.a-draft { background: #c9efd4; } .a-assistant1 { background: #ffd8a8; }
-.a-assistant2 { background: #cce5ff; } .a-assistant3 { background: #e3d1f7; } .a-assistant4 { background: #f7d1e3; }
 .swatch { display: inline-block; min-width: 2.2rem; text-align: center; font-family: ui-monospace, monospace; }
-"""
+""" + TOKEN_CSS
 
 
 def render_html(
