@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise ServerDependencyError(
             f"verispec serve-bench needs fastapi, uvicorn and openai, but {error.name} is not installed: "
-            "pip install 'verispec[serve]' openai"
+            "pip install 'verispec[serve]'"
         ) from error
 
     config = LoadConfig(clients=args.clients, waves=args.waves, max_tokens=args.max_tokens, method=args.method,

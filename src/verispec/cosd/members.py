@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError, PromptError
-from verispec.tokens import Prompt, encode_prompt
+from verispec.tokens import Prompt, common_prefix_length, encode_prompt
 
 
 class ModelLike(Protocol):
@@ -58,7 +58,7 @@ class Scorer:
 
         The last row predicts what follows ``ids``. ``start`` must be at least 0.
         """
-        common = min(_common_prefix(self.fed, ids), start)
+        common = min(common_prefix_length(self.fed, ids), start)
         self.backend.rollback(common)
         del self.fed[common:]
         out = self.backend.forward(list(ids[common:]))
@@ -105,15 +105,6 @@ class Member:
                 "instruct model with a chat template"
             )
         self.prompt_ids = encode_prompt(self.tokenizer, prompt, chat=chat)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token sequences."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 def members_of(handles: Sequence[ModelLike]) -> list[Member]:

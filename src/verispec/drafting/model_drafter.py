@@ -9,6 +9,7 @@ import torch
 from verispec.backends.base import ModelBackend
 from verispec.drafting.base import Draft, Drafter
 from verispec.sampling import SamplingParams, choose, warp_probs
+from verispec.tokens import common_prefix_length
 
 
 class ModelDrafter(Drafter):
@@ -77,7 +78,7 @@ class ModelDrafter(Drafter):
 
     def _catch_up(self, context: Sequence[int]) -> torch.Tensor:
         """Roll back to the agreeing prefix, feed the rest; logits after the last context token."""
-        common = _common_prefix(self._fed, context)
+        common = common_prefix_length(self._fed, context)
         common = min(common, len(context) - 1)  # the last token must be fed to get its logits
         self.backend.rollback(common)
         del self._fed[common:]
@@ -101,12 +102,3 @@ class ModelDrafter(Drafter):
         if missing <= 0:
             return logits[..., : self.vocab_size]
         return torch.nn.functional.pad(logits, (0, missing), value=float("-inf"))
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token sequences."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
