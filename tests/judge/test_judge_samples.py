@@ -3,7 +3,7 @@
 import pytest
 
 from verispec.errors import JudgeDataError
-from verispec.judge.samples import in_validation, read_samples, summarize_samples
+from verispec.judge.samples import in_validation, read_samples, subsample, summarize_samples
 
 
 def test_reads_samples_with_the_first_error_span(make_record, write_jsonl):
@@ -52,3 +52,15 @@ def test_validation_split_is_a_stable_hash_of_the_id():
     assert chosen == [i for i in ids if in_validation(i, 0.2)]
     assert 320 < len(chosen) < 480  # binomial(2000, 0.2): 400 ± 80 is over 4 standard deviations
     assert set(chosen) <= {i for i in ids if in_validation(i, 0.5)}  # nested: a larger fraction adds samples
+
+
+def test_subsample_is_stable_nested_and_independent_of_the_validation_split(make_record, write_jsonl):
+    path = write_jsonl("many.jsonl", [make_record(f"s-{i}", "The answer is 4.") for i in range(2000)])
+    samples = read_samples([path])
+    share = subsample(samples, 0.4)
+    assert [s.id for s in share] == [s.id for s in subsample(list(reversed(samples)), 0.4)][::-1]
+    assert 680 < len(share) < 920  # binomial(2000, 0.4): 800 ± 120 is over 5 standard deviations
+    assert {s.id for s in share} <= {s.id for s in subsample(samples, 0.7)}
+    in_val = sum(in_validation(s.id, 0.2) for s in share)
+    assert 0.12 * len(share) < in_val < 0.28 * len(share)  # not the validation samples first
+    assert subsample(samples, 1.0) == samples

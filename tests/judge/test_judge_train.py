@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from verispec.errors import JudgeDataError
+from verispec.errors import ConfigError, JudgeDataError
 from verispec.judge.features import TokenFeatures
 from verispec.judge.fit import FitConfig, fit_logistic
 from verispec.judge.head import VerifierIdentity
@@ -65,3 +65,9 @@ def test_training_needs_bad_tokens_in_both_splits():
         train_head(only_good, IDENTITY)
     with pytest.raises(JudgeDataError, match="good and bad tokens"):
         fit_logistic(only_good.hidden, only_good.good)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.5])
+def test_sample_fraction_outside_zero_one_is_refused(fraction):
+    with pytest.raises(ConfigError, match="sample fraction"):
+        TrainConfig(sample_fraction=fraction)

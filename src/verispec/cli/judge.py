@@ -63,6 +63,10 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--val-fraction", type=float, default=TrainConfig.val_fraction, help="share of samples held out for validation"
     )
+    parser.add_argument(
+        "--sample-fraction", type=float, default=TrainConfig.sample_fraction,
+        help="train on this stable share of the samples (default: all)",
+    )
     parser.add_argument("--epochs", type=int, default=FitConfig.epochs, help="full-batch optimization steps")
     parser.add_argument("--lr", type=float, default=FitConfig.lr)
     parser.add_argument("--weight-decay", type=float, default=FitConfig.weight_decay, help="L2 penalty on the weights")
@@ -91,7 +95,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
-        target_recall=args.target_recall, val_fraction=args.val_fraction,
+        target_recall=args.target_recall, val_fraction=args.val_fraction, sample_fraction=args.sample_fraction,
         fit=FitConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay),
     )
     backend, tokenizer = _load_verifier(args.verifier, args)

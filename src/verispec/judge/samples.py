@@ -63,8 +63,17 @@ def read_samples(paths: Sequence[str | Path]) -> list[JudgeSample]:
 
 def in_validation(sample_id: str, fraction: float) -> bool:
     """Whether a sample belongs to the validation split: a stable hash of its id, not its position."""
-    digest = hashlib.sha256(sample_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+    return _id_fraction(sample_id) < fraction
+
+
+def subsample(samples: Sequence[JudgeSample], fraction: float) -> list[JudgeSample]:
+    """A stable share of the samples, by a hash of each id independent of the validation split."""
+    return [s for s in samples if _id_fraction("subsample:" + s.id) < fraction]
+
+
+def _id_fraction(key: str) -> float:
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def summarize_samples(samples: Iterable[JudgeSample]) -> dict[str, Any]:
