@@ -54,9 +54,31 @@ def test_train_then_evaluate(verifier_dir, data, tmp_path, capsys):
     assert len(list(cache.iterdir())) == 1  # the features came from the cache
 
     assert main(["judge", "evaluate", str(head_path), str(data), "--split", "validation", "--out", str(metrics_path), *common]) == 0
-    validation = json.loads(metrics_path.read_text())["metrics"]
+    validation_report = json.loads(metrics_path.read_text())
+    assert validation_report["data"]["samples"] == meta.training["validation"]["samples"] < 60
+    validation = validation_report["metrics"]
     assert validation["tokens"] == meta.metrics["validation"]["tokens"] < report["metrics"]["tokens"]
     assert validation["roc_auc"] == pytest.approx(meta.metrics["validation"]["roc_auc"])
+
+
+def test_a_head_trained_without_a_source_is_evaluated_on_it_from_the_same_cache(verifier_dir, data, tmp_path):
+    """The out-of-distribution experiment: train without code, evaluate on code only, one extraction."""
+    records = [json.loads(line) for line in data.read_text().splitlines()]
+    for record in records[::3]:
+        record["source"] = "code"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    head_path, cache = tmp_path / "no-code.safetensors", tmp_path / "cache"
+    common = ["--dtype", "fp32", "--cache-dir", str(cache)]
+    train = ["judge", "train", str(data), "--verifier", str(verifier_dir), "--out", str(head_path), "--epochs", "30"]
+    assert main([*train, "--target-recall", "0.8", "--exclude-source", "code", *common]) == 0
+    meta = JudgeHead.load(head_path).meta
+    assert meta.training["data"]["by_source"] == {"math": 40} and meta.training["data"]["excluded_sources"] == ["code"]
+
+    metrics_path = tmp_path / "code.json"
+    assert main(["judge", "evaluate", str(head_path), str(data), "--source", "code", "--out", str(metrics_path), *common]) == 0
+    report = json.loads(metrics_path.read_text())
+    assert report["data"]["by_source"] == {"code": 20} and report["metrics"]["bad"] == 20
+    assert len(list(cache.iterdir())) == 1
 
 
 def test_missing_data_is_one_error_line(verifier_dir, tmp_path, capsys):

@@ -5,7 +5,7 @@ import torch
 
 from tiny_models import byte_tokenizer, tiny_model
 from verispec.backends import TransformersBackend
-from verispec.judge.features import TokenFeatures, cache_name, extract_features
+from verispec.judge.features import TokenFeatures, cache_name, extract_chosen, extract_features
 from verispec.judge.samples import JudgeSample
 from verispec.tokens import encode_prompt
 
@@ -100,3 +100,18 @@ def test_split_keeps_whole_samples_on_one_side():
     assert len(train) + len(val) == len(features)
     assert not set(train.sample.tolist()) & set(val.sample.tolist())
     assert 0.15 < len(val) / len(features) < 0.45
+
+
+def test_of_samples_keeps_only_the_named_samples_tokens(verifier, tokenizer):
+    features = extract_features(SAMPLES, verifier, tokenizer, progress=False)
+    only_b = features.of_samples(["b"])
+    assert set(only_b.sample.tolist()) == {features.sample_ids.index("b")}
+    assert len(only_b) == int((features.sample == features.sample_ids.index("b")).sum()) > 0
+    assert len(features.of_samples([])) == 0
+
+
+def test_chosen_samples_reuse_the_cache_of_the_whole_set(verifier, tokenizer, tmp_path):
+    whole = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    chosen = extract_chosen(SAMPLES, SAMPLES[:1], verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.iterdir())) == 1
+    assert torch.equal(chosen.hidden, whole.of_samples(["a"]).hidden)

@@ -3,7 +3,7 @@
 import pytest
 
 from verispec.errors import JudgeDataError
-from verispec.judge.samples import in_validation, read_samples, subsample, summarize_samples
+from verispec.judge.samples import in_validation, of_sources, read_samples, subsample, summarize_samples
 
 
 def test_reads_samples_with_the_first_error_span(make_record, write_jsonl):
@@ -64,3 +64,13 @@ def test_subsample_is_stable_nested_and_independent_of_the_validation_split(make
     in_val = sum(in_validation(s.id, 0.2) for s in share)
     assert 0.12 * len(share) < in_val < 0.28 * len(share)  # not the validation samples first
     assert subsample(samples, 1.0) == samples
+
+
+def test_of_sources_includes_excludes_and_refuses_unknown_sources(make_record, write_jsonl):
+    code = {**make_record("2-c", "def f(): pass"), "source": "code"}
+    samples = read_samples([write_jsonl("mixed.jsonl", [make_record("1-m", "4"), code])])
+    assert [s.id for s in of_sources(samples, exclude=["code"])] == ["1-m"]
+    assert [s.id for s in of_sources(samples, include=["code"])] == ["2-c"]
+    assert len(of_sources(samples)) == 2
+    with pytest.raises(JudgeDataError, match="no samples have source chat; the data has: code, math"):
+        of_sources(samples, exclude=["chat"])

@@ -67,6 +67,10 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
         "--sample-fraction", type=float, default=TrainConfig.sample_fraction,
         help="train on this stable share of the samples (default: all)",
     )
+    parser.add_argument(
+        "--exclude-source", action="append", default=[], metavar="SOURCE",
+        help="leave out samples of this source (math, code, choice, chat); repeatable",
+    )
     parser.add_argument("--epochs", type=int, default=FitConfig.epochs, help="full-batch optimization steps")
     parser.add_argument("--lr", type=float, default=FitConfig.lr)
     parser.add_argument("--weight-decay", type=float, default=FitConfig.weight_decay, help="L2 penalty on the weights")
@@ -81,6 +85,10 @@ def _register_evaluate(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--verifier", help="verifier model (default: the one the head was trained for)")
     parser.add_argument("--split", choices=SPLITS, default="all", help="all tokens, or the head's own train / validation split")
     parser.add_argument("--threshold", type=float, help="θ to report at (default: the head's)")
+    parser.add_argument(
+        "--sample-fraction", type=float, default=1.0, help="evaluate on this stable share of the samples (as in training)"
+    )
+    parser.add_argument("--source", action="append", default=[], help="only samples of this source; repeatable")
     parser.add_argument("--out", type=Path, help="write the metrics as JSON here")
     _add_model_arguments(parser)
     parser.set_defaults(func=run_evaluate)
@@ -96,6 +104,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         target_recall=args.target_recall, val_fraction=args.val_fraction, sample_fraction=args.sample_fraction,
+        exclude_sources=tuple(args.exclude_source),
         fit=FitConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay),
     )
     backend, tokenizer = _load_verifier(args.verifier, args)
@@ -110,7 +119,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     verifier = args.verifier or JudgeHead.load(args.head).meta.verifier.name
     backend, tokenizer = _load_verifier(verifier, args)
     report = evaluate_from_data(
-        args.head, args.data, backend, tokenizer, threshold=args.threshold, split=args.split, cache_dir=_cache_dir(args)
+        args.head, args.data, backend, tokenizer, threshold=args.threshold, split=args.split,
+        sample_fraction=args.sample_fraction, sources=args.source, cache_dir=_cache_dir(args),
     )
     print(_evaluation_summary(report))
     print(_theta_table(report.metrics))

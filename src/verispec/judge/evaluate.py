@@ -11,10 +11,10 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError
-from verispec.judge.features import TokenFeatures, extract_features
+from verispec.judge.features import TokenFeatures, extract_chosen
 from verispec.judge.head import JudgeHead, VerifierIdentity
 from verispec.judge.metrics import JudgeMetrics, evaluate_scores
-from verispec.judge.samples import read_samples, summarize_samples
+from verispec.judge.samples import of_sources, read_samples, subsample, summarize_samples
 
 SPLITS = ("all", "train", "validation")
 
@@ -36,7 +36,7 @@ class EvaluationReport:
 
 def evaluate_head(head: JudgeHead, features: TokenFeatures, *, threshold: float | None = None, split: str = "all") -> JudgeMetrics:
     """Score every token (or the head's ``train`` / ``validation`` split of them) at θ (default: the head's)."""
-    chosen = _split(head, features, split)
+    chosen = split_of(head, features, split)
     scores = head.scores(chosen.hidden)
     return evaluate_scores(scores, chosen.good, chosen.exact, head.meta.threshold if threshold is None else threshold)
 
@@ -49,22 +49,37 @@ def evaluate_from_data(
     *,
     threshold: float | None = None,
     split: str = "all",
+    sample_fraction: float = 1.0,
+    sources: Sequence[str] = (),
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> EvaluationReport:
-    """Load the head, check it belongs to ``verifier``, extract (or reuse) features and evaluate."""
+    """Load the head, check it belongs to ``verifier``, extract (or reuse) features and evaluate.
+
+    ``sample_fraction`` and ``sources`` narrow the data as training does (``sources`` empty: all);
+    a head trained on a share of the data is evaluated on that share's cache without extracting anew.
+    """
+    if not 0 < sample_fraction <= 1:
+        raise ConfigError(f"the sample fraction must be in (0, 1], got {sample_fraction}")
     head = JudgeHead.load(head_path)
     head.check(VerifierIdentity.of(verifier), str(head_path))
-    samples = read_samples(paths)
-    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    samples = subsample(read_samples(paths), sample_fraction)
+    chosen = of_sources(samples, include=sources)
+    features = extract_chosen(samples, chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
     metrics = evaluate_head(head, features, threshold=threshold, split=split)
+    evaluated = split_of(head, features, split).sample_ids_present()
     return EvaluationReport(
         head=str(head_path), verifier=verifier.name, split=split, threshold=metrics.at_threshold.threshold,
-        data={**summarize_samples(samples), "skipped": list(features.skipped)}, metrics=metrics,
+        data={
+            **summarize_samples(s for s in chosen if s.id in evaluated),
+            "skipped": list(features.skipped), "sample_fraction": sample_fraction,
+        },
+        metrics=metrics,
     )
 
 
-def _split(head: JudgeHead, features: TokenFeatures, split: str) -> TokenFeatures:
+def split_of(head: JudgeHead, features: TokenFeatures, split: str) -> TokenFeatures:
+    """All tokens, or those of the head's own ``train`` / ``validation`` samples."""
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if split == "all":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -54,6 +54,16 @@ class TokenFeatures:
     def select(self, mask: torch.Tensor) -> TokenFeatures:
         """The tokens where ``mask`` is true (sample ids keep their indices)."""
         return TokenFeatures(self.hidden[mask], self.good[mask], self.exact[mask], self.sample[mask], self.sample_ids, self.skipped)
+
+    def of_samples(self, sample_ids: Iterable[str]) -> TokenFeatures:
+        """The tokens of the named samples (for example one source's), without extracting anew."""
+        wanted = set(sample_ids)
+        keep = torch.tensor([i in wanted for i in self.sample_ids], dtype=torch.bool)
+        return self.select(keep[self.sample] if len(self) else torch.zeros(0, dtype=torch.bool))
+
+    def sample_ids_present(self) -> set[str]:
+        """The ids of the samples that have tokens here."""
+        return {self.sample_ids[i] for i in set(self.sample.tolist())}
 
     def split(self, val_fraction: float) -> tuple[TokenFeatures, TokenFeatures]:
         """(train, validation), whole samples on one side, by a stable hash of the sample id."""
@@ -104,6 +114,24 @@ def extract_features(
     if path is not None:
         features.save(path)
     return features
+
+
+def extract_chosen(
+    samples: Sequence[JudgeSample],
+    chosen: Sequence[JudgeSample],
+    verifier: TransformersBackend,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> TokenFeatures:
+    """The features of ``chosen``, a subset of ``samples``, through the cache of all ``samples``.
+
+    Choosing sources after extraction means a head trained or evaluated on part of a data set
+    reuses the hidden states already extracted for the whole of it.
+    """
+    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    return features.of_samples(s.id for s in chosen)
 
 
 def cache_name(samples: Sequence[JudgeSample], verifier: TransformersBackend) -> str:

@@ -71,6 +71,16 @@ def subsample(samples: Sequence[JudgeSample], fraction: float) -> list[JudgeSamp
     return [s for s in samples if _id_fraction("subsample:" + s.id) < fraction]
 
 
+def of_sources(samples: Sequence[JudgeSample], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[JudgeSample]:
+    """The samples whose source is in ``include`` (all if empty) and not in ``exclude``."""
+    include, exclude = set(include), set(exclude)
+    unknown = (include | exclude) - {s.source for s in samples}
+    if unknown:
+        known = ", ".join(sorted({s.source for s in samples}))
+        raise JudgeDataError(f"no samples have source {', '.join(sorted(unknown))}; the data has: {known}")
+    return [s for s in samples if (not include or s.source in include) and s.source not in exclude]
+
+
 def _id_fraction(key: str) -> float:
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64

@@ -17,11 +17,11 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError, JudgeDataError
-from verispec.judge.features import TokenFeatures, extract_features
+from verispec.judge.features import TokenFeatures, extract_chosen
 from verispec.judge.fit import FitConfig, fit_logistic
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.judge.metrics import JudgeMetrics, evaluate_scores, threshold_for_recall
-from verispec.judge.samples import read_samples, subsample, summarize_samples
+from verispec.judge.samples import of_sources, read_samples, subsample, summarize_samples
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,14 @@ class TrainConfig:
     """``target_recall`` of bad tokens on validation fixes θ; ``val_fraction`` of samples is held out.
 
     ``sample_fraction`` < 1 trains on a stable share of the samples (one forward pass each is the
-    cost of training, so a share gives a first head sooner).
+    cost of training, so a share gives a first head sooner). ``exclude_sources`` leaves out whole
+    sources (for example ``code``, to measure how a head does on a domain it never saw).
     """
 
     target_recall: float = 0.9
     val_fraction: float = 0.2
     sample_fraction: float = 1.0
+    exclude_sources: tuple[str, ...] = ()
     fit: FitConfig = field(default_factory=FitConfig)
 
     def __post_init__(self) -> None:
@@ -107,10 +109,12 @@ def train_from_data(
 ) -> TrainOutcome:
     """Read the JSONL data sets, extract (or reuse) the verifier's features, and train."""
     samples = subsample(read_samples(paths), config.sample_fraction)
-    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    chosen = of_sources(samples, exclude=config.exclude_sources)
+    features = extract_chosen(samples, chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
     data = {
-        **summarize_samples(samples), "files": [file_summary(Path(p)) for p in paths],
+        **summarize_samples(chosen), "files": [file_summary(Path(p)) for p in paths],
         "skipped": list(features.skipped), "sample_fraction": config.sample_fraction,
+        "excluded_sources": list(config.exclude_sources),
     }
     dtype = str(next(verifier.model.parameters()).dtype).removeprefix("torch.")
     return train_head(features, VerifierIdentity.of(verifier), config, feature_dtype=dtype, data=data)
