@@ -22,6 +22,7 @@ class RoundRecord:
 
     ``verifier_forwards`` is 1 for every decoding round (the prefill is its own record with 0
     tokens); ``seconds`` is the round's whole wall time, forward passes and bookkeeping.
+    ``exact_only`` is the verdict's count of kept tokens that only the exact test kept.
     """
 
     tokens: tuple[int, ...]
@@ -34,6 +35,7 @@ class RoundRecord:
     verifier_seconds: float
     seconds: float
     is_prefill: bool = False
+    exact_only: int | None = None
 
 
 class Engine:
@@ -122,6 +124,7 @@ class Engine:
             verifier_forwards=verify_after[0] - verify_clock[0],
             verifier_seconds=verify_after[1] - verify_clock[1],
             seconds=time.perf_counter() - start,
+            exact_only=verdict.exact_only,
         )
 
     def _draft(self, context: list[int], gamma: int, generator: torch.Generator | None) -> Draft:

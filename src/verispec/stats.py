@@ -17,6 +17,8 @@ class GenerationStats:
     ``mean_accepted_length`` is committed tokens per verifier forward pass (Spec-Bench's τ);
     ``acceptance_rate`` is kept drafted tokens / proposed drafted tokens (None without drafts).
     ``accepted_histogram[n]`` counts rounds that kept exactly ``n`` drafted tokens.
+    ``exact_only`` counts kept drafted tokens that a relaxed rule's own test (judge, lenient, typical)
+    would have rejected; None for rules without such a test.
     Times are wall-clock seconds; ``total_seconds`` covers prefill to last token.
     """
 
@@ -37,6 +39,7 @@ class GenerationStats:
     overhead_fraction: float
     accepted_histogram: list[int] = field(default_factory=list)
     provenance_counts: dict[str, int] = field(default_factory=dict)
+    exact_only: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,7 +74,14 @@ def summarize(
         overhead_fraction=max(0.0, 1 - forward_seconds / total_seconds) if total_seconds > 0 else 0.0,
         accepted_histogram=_histogram([r.accepted for r in decode if r.proposed]),
         provenance_counts=dict(Counter(p.value for r in decode for p in r.provenance)),
+        exact_only=_sum_known([r.exact_only for r in decode]),
     )
+
+
+def _sum_known(values: Sequence[int | None]) -> int | None:
+    """The sum of the values that are known; None when none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _histogram(values: Sequence[int]) -> list[int]:

@@ -130,6 +130,21 @@ def test_acceptance_numbers_add_up_over_samples():
     assert sd.mean_new_tokens == 10
 
 
+def test_relaxed_rules_report_which_test_alone_kept_tokens():
+    def judged(item_id, accepted, relaxed, exact_only):
+        record = make_record("gsm8k", item_id, "judge", accepted=accepted, proposed=accepted + 2)
+        stats = {**record.stats, "provenance_counts": {"exact": accepted - relaxed, "relaxed": relaxed}, "exact_only": exact_only}
+        return replace(record, stats=stats)
+
+    records = [judged("a", 10, 4, 1), judged("b", 30, 6, 0), *speed_records()]
+    rows = {row.method: row for row in summarize(records)}
+    assert rows["judge"].disagreement.kept == 40
+    assert rows["judge"].disagreement.rule_only == pytest.approx(10 / 40)
+    assert rows["judge"].disagreement.exact_only == pytest.approx(1 / 40)
+    assert rows["sd"].disagreement is None  # no relaxed test, no column value
+    assert "| 25.0% / 2.5% |" in markdown_report(list(rows.values()), "verifier", "t")
+
+
 def test_accuracy_identical_outputs_and_differences():
     sd = summarize(speed_records())[1]
     assert (sd.scored, sd.correct) == (2, 1)

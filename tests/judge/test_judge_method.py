@@ -59,6 +59,8 @@ def test_the_head_decides_with_relaxed_provenance_and_sampling_runs(pipe, head_p
     greedy = run(pipe, f"judge:gamma=6,head={head_path}", max_new_tokens=60)
     assert {Provenance.EXACT, Provenance.RELAXED, Provenance.REPLACED} <= set(greedy.provenance)
     assert greedy.stats.provenance_counts["relaxed"] == greedy.provenance.count(Provenance.RELAXED)
+    assert 0 <= greedy.stats.exact_only <= greedy.provenance.count(Provenance.EXACT)
+    assert run(pipe, "sd:gamma=6").stats.exact_only is None
     sampled = run(pipe, f"judge:gamma=6,head={head_path}", temperature=1.0, seed=3, max_new_tokens=60)
     assert len(sampled.token_ids) == len(sampled.provenance) > 20
     assert sampled.finish_reason in ("length", "eos")

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -58,6 +59,7 @@ def test_keeps_longest_prefix_of_exact_or_judged(exact_mask):
             assert verdict.next_token == 2
             expected.append(Provenance.BONUS)
         assert verdict.provenance == tuple(expected)
+        assert verdict.exact_only == sum(exact_mask[i] and not judged_mask[i] for i in range(n))
 
 
 def test_score_equal_to_threshold_is_kept_and_just_below_is_not():
@@ -70,7 +72,9 @@ def test_score_equal_to_threshold_is_kept_and_just_below_is_not():
 def test_threshold_above_one_is_the_exact_rule_and_zero_keeps_everything():
     for exact_mask in itertools.product([False, True], repeat=3):
         inp = greedy_input(exact_mask, [0.999, 0.999, 0.999])
-        assert JudgeRule(head=HEAD, threshold=1.01).decide(inp) == ExactRule().decide(inp)
+        judged = JudgeRule(head=HEAD, threshold=1.01).decide(inp)
+        assert replace(judged, exact_only=None) == ExactRule().decide(inp)
+        assert judged.exact_only == judged.n_accepted  # a judge that trusts nothing leaves every kept token to the exact test
         assert JudgeRule(head=HEAD, threshold=0.0).decide(greedy_input(exact_mask, [1e-6] * 3)).n_accepted == 3
 
 
@@ -91,7 +95,8 @@ def sampling_input(seed, gamma=5, vocab=6):
 def test_sampling_with_threshold_above_one_makes_the_exact_rules_draws():
     """Same uniforms, same residual draws: the lossless rule exactly (the judge adds only the OR)."""
     for seed in range(40):
-        assert JudgeRule(head=HEAD, threshold=1.5).decide(sampling_input(seed)) == ExactRule().decide(sampling_input(seed))
+        judged = JudgeRule(head=HEAD, threshold=1.5).decide(sampling_input(seed))
+        assert replace(judged, exact_only=None) == ExactRule().decide(sampling_input(seed))
 
 
 def test_sampling_judge_keeps_what_the_lossless_test_rejects_as_relaxed():

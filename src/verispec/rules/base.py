@@ -54,11 +54,16 @@ class VerifyInput:
 
 @dataclass(frozen=True)
 class Verdict:
-    """How a round ends: ``n_accepted`` drafted tokens kept, then ``next_token`` from the verifier."""
+    """How a round ends: ``n_accepted`` drafted tokens kept, then ``next_token`` from the verifier.
+
+    ``exact_only`` counts kept tokens that the rule's own relaxed test would have rejected (only the
+    exact test kept them); None for rules with no test besides the exact one.
+    """
 
     n_accepted: int
     next_token: int
     provenance: tuple[Provenance, ...]
+    exact_only: int | None = None
 
     @property
     def tokens_committed(self) -> int:
@@ -67,10 +72,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Keep:
-    """Per drafted position: kept by the exact (lossless) test, and kept by the rule overall."""
+    """Per drafted position: kept by the exact (lossless) test, by the rule overall, and by the
+    rule's own relaxed test alone (None: the rule has none; then ``overall`` is ``exact``)."""
 
     exact: torch.Tensor
     overall: torch.Tensor
+    relaxed: torch.Tensor | None = None
 
 
 class VerificationRule(ABC):
@@ -89,9 +96,10 @@ class VerificationRule(ABC):
         keep = self.keep(inp)
         n = _leading_true(keep.overall)
         kept = [Provenance.EXACT if bool(e) else Provenance.RELAXED for e in keep.exact[:n].tolist()]
+        exact_only = None if keep.relaxed is None else int((keep.exact[:n] & ~keep.relaxed[:n]).sum())
         if n < inp.gamma:
-            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED))
-        return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS))
+            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only)
+        return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS), exact_only)
 
     @abstractmethod
     def keep(self, inp: VerifyInput) -> Keep:

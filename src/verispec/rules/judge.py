@@ -51,4 +51,4 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
         exact = exact_keep(inp)
         judged = self.head.scores(inp.hidden) >= self.threshold  # in float32, as θ was calibrated
-        return Keep(exact=exact, overall=exact | judged)
+        return Keep(exact=exact, overall=exact | judged, relaxed=judged)

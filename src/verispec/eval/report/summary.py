@@ -76,6 +76,20 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Disagreement:
+    """Kept drafted tokens of a relaxed rule (judge, lenient, typical) that only one test kept.
+
+    ``rule_only``: the rule's own test kept them, the exact test would not (``relaxed`` provenance);
+    ``exact_only``: the exact test kept them, the rule's own test would not. Both are shares of all
+    kept drafted tokens.
+    """
+
+    kept: int
+    rule_only: float
+    exact_only: float
+
+
+@dataclass(frozen=True)
 class MethodRow:
     """One task and method: accuracy, speed, acceptance, length, and the comparison with the baseline.
 
@@ -97,6 +111,7 @@ class MethodRow:
     accepted_histogram: list[int] = field(default_factory=list)
     comparison: Comparison | None = None
     assistant_share: float | None = None  # collaborative methods: share of tokens an assistant wrote
+    disagreement: Disagreement | None = None  # relaxed rules: where their own test and the exact test differ
 
 
 def group_outcomes(records: Sequence[SampleRecord]) -> dict[tuple[str, str], dict[str, ItemOutcome]]:
@@ -163,6 +178,7 @@ def method_row(
         accepted_histogram=_histogram(records),
         comparison=compare(outcomes, reference) if reference is not None else None,
         assistant_share=_assistant_share(records),
+        disagreement=_disagreement(records),
     )
 
 
@@ -180,6 +196,16 @@ def _assistant_share(records: Sequence[SampleRecord]) -> float | None:
         return None
     tokens = [author for authors in authored for author in authors]
     return sum(author != DRAFT_AUTHOR for author in tokens) / len(tokens) if tokens else 0.0
+
+
+def _disagreement(records: Sequence[SampleRecord]) -> Disagreement | None:
+    counted = [r for r in records if r.stats.get("exact_only") is not None]
+    kept = sum(r.stats["accepted"] for r in counted)
+    if not kept:
+        return None
+    rule_only = sum(r.stats["provenance_counts"].get("relaxed", 0) for r in counted)
+    exact_only = sum(r.stats["exact_only"] for r in counted)
+    return Disagreement(kept, rule_only / kept, exact_only / kept)
 
 
 def _acceptance_rate(records: Sequence[SampleRecord]) -> float | None:

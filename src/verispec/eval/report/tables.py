@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verispec.eval.report.stats import Interval
-from verispec.eval.report.summary import MethodRow
+from verispec.eval.report.summary import Disagreement, MethodRow
 
 DASH = "–"
 COLUMNS = (
     "task", "method", "n", "accuracy [95% CI]", "Δ accuracy vs {baseline} [95% CI]", "McNemar p",
     "identical", "accuracy on identical", "tokens/s", "speedup", "median speedup",
     "mean accepted length", "acceptance rate", "mean length (tokens)", "written by assistants",
+    "kept by rule only / exact only",
 )
 
 
@@ -41,7 +42,12 @@ def cells(row: MethodRow) -> list[str]:
         _number(row.acceptance_rate, "{:.1%}"),
         _number(row.mean_new_tokens, "{:.1f}"),
         _number(row.assistant_share, "{:.1%}"),
+        _disagreement(row.disagreement),
     ]
+
+
+def _disagreement(d: Disagreement | None) -> str:
+    return DASH if d is None else f"{d.rule_only:.1%} / {d.exact_only:.1%}"
 
 
 def _accuracy(interval: Interval | None) -> str:
@@ -129,5 +135,7 @@ def column_notes(baseline: str) -> str:
         f"equal {baseline}'s. Speedup: summed tokens / summed seconds over paired items, relative to {baseline} "
         f"in the same run; median speedup: median of per-item ratios. Mean accepted length: tokens committed per "
         f"verifier pass (collaborative methods: per round); acceptance rate: kept / proposed drafted tokens. "
-        f"Written by assistants: collaborative methods' tokens whose author is not the draft."
+        f"Written by assistants: collaborative methods' tokens whose author is not the draft. Kept by rule only / "
+        f"exact only: for relaxed rules (judge, lenient, typical), the share of kept drafted tokens that only the "
+        f"rule's own test kept (the exact check would have rejected them), and that only the exact check kept."
     )
