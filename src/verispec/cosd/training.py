@@ -13,7 +13,6 @@ Only reserved training items are used (``task.items(split="train")``), never eva
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +33,9 @@ from verispec.cosd.trained import (
 )
 from verispec.cosd.tree import DecisionTree
 from verispec.errors import ConfigError
-from verispec.eval.tasks import TaskItem, get_task
+from verispec.eval.tasks import get_task
 from verispec.sampling import SamplingParams, warp_probs
 from verispec.tokens import Prompt
-
-_CALCULATOR = re.compile(r"<<[^>]*>>")
-
 
 @dataclass(frozen=True)
 class Reference:
@@ -52,15 +48,17 @@ class Reference:
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """Where the reference answers come from and how big the classifier may grow."""
+    """Where the reference answers come from (``samples`` per task) and how big the classifier may grow."""
 
-    task: str = "gsm8k"
+    tasks: tuple[str, ...] = ("gsm8k",)
     samples: int = 3
     seed: int = 0
     max_depth: int = 3
     chat: bool = True
 
     def __post_init__(self) -> None:
+        if not self.tasks:
+            raise ConfigError("name at least one task to take reference answers from")
         if self.samples < 1:
             raise ConfigError(f"samples must be >= 1 reference answers, got {self.samples}")
         if self.max_depth < 1:
@@ -77,20 +75,22 @@ class Examples:
 
 
 def task_references(options: TrainingOptions) -> list[Reference]:
-    """Reference answers of ``options.samples`` reserved training items of the task."""
-    task = get_task(options.task)
-    items = task.items(split="train", limit=options.samples, seed=options.seed)
-    return [Reference(item.item_id, _prompt(task.messages(item), options.chat), _answer(item)) for item in items]
-
-
-def _answer(item: TaskItem) -> str:
-    """The worked reference answer, without GSM8K's ``<<48/2=24>>`` calculator annotations."""
-    solution = item.meta.get("solution")
-    if not isinstance(solution, str):
-        raise ConfigError(
-            f"task {item.task!r} has no worked reference answers to train on; use a task that has them: gsm8k"
-        )
-    return _CALCULATOR.sub("", solution)
+    """Reference answers of ``options.samples`` reserved training items of each task."""
+    references = []
+    for name in options.tasks:
+        task = get_task(name)
+        items = task.items(split="train", limit=options.samples, seed=options.seed)
+        if not items:
+            raise ConfigError(f"task {name!r} reserves no training items to take reference answers from")
+        for item in items:
+            answer = task.reference_answer(item)
+            if answer is None:
+                raise ConfigError(
+                    f"task {name!r} has no reference answers to train on; use tasks that have them "
+                    "(gsm8k, mbpp, humaneval, mmlu, arc_challenge)"
+                )
+            references.append(Reference(f"{name}/{item.item_id}", _prompt(task.messages(item), options.chat), answer))
+    return references
 
 
 def _prompt(messages: list[dict[str, str]], chat: bool) -> Prompt:
@@ -146,11 +146,11 @@ def train(
 ) -> ClassifierFile:
     """Train a CoSD tree (``kind="tree"``) or a deferral classifier on reference answers.
 
-    ``references`` default to ``options.samples`` reserved training items of ``options.task``.
+    ``references`` default to ``options.samples`` reserved training items of each of ``options.tasks``.
     """
     require_sklearn()
     members = members_of([draft, *assistants])
-    source = (options.task, "train") if references is None else ("given references", "-")
+    source = (",".join(options.tasks), "train") if references is None else ("given references", "-")
     references = list(references) if references is not None else task_references(options)
     examples = collect(members, references, chat=options.chat)
     if not examples.labels:

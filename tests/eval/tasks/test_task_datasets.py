@@ -90,3 +90,17 @@ def test_mt_bench_has_two_turns_in_eight_categories() -> None:
     assert all(len(i.turns) == 2 for i in items)
     assert len({i.meta["category"] for i in items}) == 8
     assert task.score(items[0], ["a", "b"]) is None
+
+
+@pytest.mark.parametrize("name", ["gsm8k", "humaneval", "mbpp", "mmlu", "arc_challenge"])
+def test_reference_answers_score_correct_on_training_items(name: str) -> None:
+    """The answers fusion classifiers train on are in the form the prompt asks for, and right."""
+    task = get_task(name)
+    for item in task.items("train", limit=4, seed=3):
+        answer = task.reference_answer(item)
+        assert answer is not None and task.score(item, [answer]).correct, (item.item_id, answer)
+
+
+def test_chat_tasks_have_no_reference_answers() -> None:
+    task = get_task("mt_bench")
+    assert task.reference_answer(task.items(limit=1)[0]) is None

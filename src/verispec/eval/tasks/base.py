@@ -124,6 +124,13 @@ class DatasetTask(ABC):
     def _load(self, split: Split) -> list[TaskItem]:
         """All items of `split`, in dataset order."""
 
+    def reference_answer(self, item: TaskItem) -> str | None:
+        """A correct answer in the form the prompt asks for (to train fusion classifiers on).
+
+        None when the data set has no worked answer (for example open chat).
+        """
+        return None
+
 
 class SingleTurnTask(DatasetTask):
     """A task with one question and one scored answer per item."""

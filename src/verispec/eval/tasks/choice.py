@@ -67,3 +67,8 @@ class MultipleChoiceTask(SingleTurnTask):
             "no option letter found" if extracted is None else f"{extracted} vs gold {gold.letter}"
         )
         return Score(extracted == gold.letter, extracted, detail)
+
+    def reference_answer(self, item: TaskItem) -> str | None:
+        """The right letter (after reasoning prompts, in the asked-for ``Answer: X`` form)."""
+        letter = item.reference.letter
+        return f"Answer: {letter}" if self.reasoned else letter

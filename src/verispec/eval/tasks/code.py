@@ -192,3 +192,9 @@ class ExecutedCodeTask(SingleTurnTask):
     def score(self, item: TaskItem, outputs: Sequence[str]) -> Score:
         """Passed when the program built from the answer passes all the item's tests."""
         return score_code(first_output(outputs), item.reference, self.limits)
+
+    def reference_answer(self, item: TaskItem) -> str | None:
+        """The data set's solution as the whole function in one fenced block, as the prompts ask."""
+        reference: CodeReference = item.reference
+        code = (reference.prompt_code + reference.solution).replace("\r\n", "\n").strip()
+        return f"```python\n{code}\n```"

