@@ -57,7 +57,8 @@ def make_record(
                "accepted": accepted, "total_seconds": seconds, "mean_accepted_length": len(token_ids) / rounds if rounds else 0.0,
                "acceptance_rate": accepted / proposed if proposed else None,
                "tokens_per_second": len(token_ids) / seconds, "accepted_histogram": histogram or []},
-        timing={"started_at": "2026-01-01T00:00:00+00:00", "generate_seconds": seconds, "score_seconds": 0.0},
+        timing={"started_at": "2026-01-01T00:00:00+00:00", "generate_seconds": seconds, "score_seconds": 0.0,
+                "others_cpu_share": 0.0},
         score=None if correct is None else {"correct": correct, "extracted": None, "detail": "hand-made"},
     )
 
@@ -143,6 +144,30 @@ def test_relaxed_rules_report_which_test_alone_kept_tokens():
     assert rows["judge"].disagreement.exact_only == pytest.approx(1 / 40)
     assert rows["sd"].disagreement is None  # no relaxed test, no column value
     assert "| 25.0% / 2.5% |" in markdown_report(list(rows.values()), "verifier", "t")
+
+
+def test_disturbed_timings_leave_the_speed_columns_and_are_named():
+    def timed(record, share):
+        return replace(record, timing={**record.timing, "others_cpu_share": share})
+
+    def unmeasured(record):  # as an older runner wrote it
+        return replace(record, timing={k: v for k, v in record.timing.items() if k != "others_cpu_share"})
+
+    records = [
+        timed(make_record("gsm8k", "a", "verifier", seconds=2.0), 0.0),
+        timed(make_record("gsm8k", "a", "sd", seconds=1.0), 0.02),
+        timed(make_record("gsm8k", "b", "verifier", seconds=2.0), 0.0),
+        timed(make_record("gsm8k", "b", "sd", seconds=10.0), 0.45),  # another job shared the CPU
+        unmeasured(make_record("gsm8k", "c", "verifier", seconds=2.0)),  # no load measurement: kept
+        unmeasured(make_record("gsm8k", "c", "sd", seconds=1.0)),
+    ]
+    verifier, sd = summarize(records)
+    assert (sd.disturbed, sd.load_unmeasured, verifier.disturbed) == (1, 1, 0)
+    assert sd.tokens_per_second == pytest.approx(20 / 2.0) and sd.comparison.timed == 2
+    assert sd.comparison.speedup == pytest.approx(2.0) and sd.comparison.paired == 3
+    report = markdown_report([verifier, sd], "verifier", "t")
+    assert "gsm8k / sd: 1 of 3 items left out of the speed columns" in report
+    assert "gsm8k / sd: 1 of 3 items were timed without a measurement" in report
 
 
 def test_accuracy_identical_outputs_and_differences():

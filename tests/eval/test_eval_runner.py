@@ -137,6 +137,7 @@ def test_one_record_per_task_item_and_method(tmp_path, pipeline):
     assert "".join(first.pieces) == first.output
     assert first.score["correct"] == (len(first.output) % 2 == 0)
     assert first.timing["generate_seconds"] > 0
+    assert "others_cpu_share" in first.timing  # None only where /proc/stat is missing
 
 
 def test_methods_are_interleaved_per_item(tmp_path, pipeline):

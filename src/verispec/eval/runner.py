@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from verispec.bench import machine_load
 from verispec.errors import ConfigError, VerispecError
 from verispec.eval.records import (
     MANIFEST_FILE,
@@ -238,12 +239,14 @@ class _Runner:
             "seed": sample_seed(self.config.seed, task.name, item.item_id, turn),
         }
         started_at = _now()
+        load_before = machine_load.snapshot()
         start = time.perf_counter()
         try:
             result = self.pipeline.generate(messages, method=method, **generation)
         except VerispecError as error:  # say which sample, as it fails again on every rerun
             raise type(error)(f"{task.name} item {item.item_id}, {method.label()}, turn {turn + 1}: {error}") from error
         generate_seconds = time.perf_counter() - start
+        others = machine_load.others_share(load_before, machine_load.snapshot())
         score = task.score(item, [*history, result.text])
         score_seconds = time.perf_counter() - start - generate_seconds
         return SampleRecord(
@@ -253,7 +256,10 @@ class _Runner:
             token_ids=list(result.token_ids), pieces=token_pieces(self.pipeline.writer(method).tokenizer, result.token_ids),
             provenance=[p.value for p in result.provenance], finish_reason=result.finish_reason,
             stats=result.stats.to_dict(),
-            timing={"started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds},
+            timing={
+                "started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds,
+                "others_cpu_share": others,
+            },
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
             authors=result.authors,
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.summary import DRAFT_AUTHOR, ItemOutcome, MethodRow, group_outcomes
-from verispec.eval.report.tables import cells, column_notes, difference_notes, header
+from verispec.eval.report.tables import cells, column_notes, difference_notes, header, timing_notes
 from verispec.provenance import Provenance
 
 LABELS = {
@@ -124,7 +124,7 @@ def _cell(text: str) -> str:
 
 
 def _notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
-    notes = difference_notes(rows, baseline)
+    notes = difference_notes(rows, baseline) + timing_notes(rows)
     return [f'<ul class="note">{"".join(f"<li>{escape(n)}</li>" for n in notes)}</ul>'] if notes else []
 
 

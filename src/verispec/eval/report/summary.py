@@ -2,7 +2,8 @@
 
 A method's result on an item folds its turns together: tokens and seconds add up, the score is
 that of the last turn (scoring sees every turn's answer). Comparisons with the baseline use only
-items both completed with the same number of turns.
+items both completed with the same number of turns. Speed columns leave out items whose timing
+other processes disturbed (they used more than a tenth of the machine's CPU meanwhile).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
 
@@ -51,18 +53,29 @@ class ItemOutcome:
     def tokens_per_second(self) -> float | None:
         return self.new_tokens / self.seconds if self.seconds > 0 else None
 
+    @property
+    def load_measured(self) -> bool:
+        """Whether every turn recorded how busy the rest of the machine was."""
+        return all(r.timing.get("others_cpu_share") is not None for r in self.records)
+
+    @property
+    def disturbed(self) -> bool:
+        """Other processes used more than :data:`DISTURBED_SHARE` of the CPU during some turn."""
+        return any((r.timing.get("others_cpu_share") or 0.0) > DISTURBED_SHARE for r in self.records)
+
 
 @dataclass(frozen=True)
 class Comparison:
     """A method against the baseline on the items both completed.
 
     ``speedup`` is the ratio of summed tokens over summed seconds; ``median_speedup`` the median
-    of per-item tokens/s ratios. ``difference`` is the method's accuracy minus the baseline's on
+    of per-item tokens/s ratios; both over pairs whose timings no other process disturbed. ``difference`` is the method's accuracy minus the baseline's on
     scored pairs (paired bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs.
     ``identical`` counts items whose tokens equal the baseline's on every turn.
     """
 
     paired: int
+    timed: int  # pairs whose timings count for speed (neither disturbed)
     speedup: float | None
     median_speedup: float | None
     identical: int
@@ -110,6 +123,8 @@ class MethodRow:
     mean_new_tokens: float | None
     accepted_histogram: list[int] = field(default_factory=list)
     comparison: Comparison | None = None
+    disturbed: int = 0  # items left out of the speed columns: other processes disturbed their timing
+    load_unmeasured: int = 0  # items timed without a record of the machine's load (kept in the speed columns)
     assistant_share: float | None = None  # collaborative methods: share of tokens an assistant wrote
     disagreement: Disagreement | None = None  # relaxed rules: where their own test and the exact test differ
 
@@ -160,8 +175,8 @@ def method_row(
     """The row of one task and method; ``reference`` is the baseline's outcomes to compare with."""
     records = [r for outcome in outcomes.values() for r in outcome.records]
     scored = [o.correct for o in outcomes.values() if o.correct is not None]
-    tokens = sum(o.new_tokens for o in outcomes.values())
-    seconds = sum(o.seconds for o in outcomes.values())
+    timed = [o for o in outcomes.values() if not o.disturbed]
+    seconds = sum(o.seconds for o in timed)
     return MethodRow(
         task=task,
         method=method,
@@ -171,14 +186,16 @@ def method_row(
         scored=len(scored),
         correct=sum(scored),
         accuracy=wilson_interval(sum(scored), len(scored)),
-        tokens_per_second=tokens / seconds if seconds > 0 else None,
+        tokens_per_second=sum(o.new_tokens for o in timed) / seconds if seconds > 0 else None,
         mean_accepted_length=_mean_accepted_length(records),
         acceptance_rate=_acceptance_rate(records),
-        mean_new_tokens=tokens / len(outcomes),
+        mean_new_tokens=sum(o.new_tokens for o in outcomes.values()) / len(outcomes),
         accepted_histogram=_histogram(records),
         comparison=compare(outcomes, reference) if reference is not None else None,
         assistant_share=_assistant_share(records),
         disagreement=_disagreement(records),
+        disturbed=len(outcomes) - len(timed),
+        load_unmeasured=sum(not o.load_measured for o in outcomes.values()),
     )
 
 
@@ -227,13 +244,15 @@ def _histogram(records: Sequence[SampleRecord]) -> list[int]:
 def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome]) -> Comparison:
     """The method's outcomes against the baseline's, over items both completed with the same turns."""
     pairs = [(o, reference[i]) for i, o in sorted(outcomes.items()) if i in reference and reference[i].turns == o.turns]
+    timed = [(o, b) for o, b in pairs if not (o.disturbed or b.disturbed)]
     identical = [(o, b) for o, b in pairs if o.token_ids == b.token_ids]
     scored = [(o.correct, b.correct) for o, b in pairs if o.correct is not None and b.correct is not None]
     identical_scored = [(o.correct, b.correct) for o, b in identical if o.correct is not None and b.correct is not None]
     return Comparison(
         paired=len(pairs),
-        speedup=_speedup(pairs),
-        median_speedup=median([o.tokens_per_second / b.tokens_per_second for o, b in pairs
+        timed=len(timed),
+        speedup=_speedup(timed),
+        median_speedup=median([o.tokens_per_second / b.tokens_per_second for o, b in timed
                                if o.tokens_per_second and b.tokens_per_second]),
         identical=len(identical),
         identical_scored=len(identical_scored),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.eval.report.stats import Interval
 from verispec.eval.report.summary import Disagreement, MethodRow
 
@@ -115,8 +116,25 @@ def difference_notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
     return notes
 
 
+def timing_notes(rows: Sequence[MethodRow]) -> list[str]:
+    """Sentences on items left out of the speed columns, and on timings with no load measurement."""
+    notes = []
+    for row in rows:
+        if row.disturbed:
+            notes.append(
+                f"{row.task} / {row.method}: {row.disturbed} of {row.items} items left out of the speed columns; "
+                f"other processes used more than {DISTURBED_SHARE:.0%} of the CPU while they ran."
+            )
+        if row.load_unmeasured:
+            notes.append(
+                f"{row.task} / {row.method}: {row.load_unmeasured} of {row.items} items were timed without a "
+                "measurement of the machine's load (an older runner); their timings are kept."
+            )
+    return notes
+
+
 def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str:
-    """The table, how to read it, and the notes on differing outputs."""
+    """The table, how to read it, and the notes on differing outputs and disturbed timings."""
     parts = [f"# {title}", "", markdown_table(rows, baseline), "", column_notes(baseline)]
     if not any(row.method == baseline for row in rows):
         parts += ["", f"No samples of the baseline {baseline!r}: no speedups or comparisons (see --baseline)."]
@@ -124,6 +142,10 @@ def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str
     if notes:
         parts += ["", f"## Lossless methods whose outputs differ from {baseline}", ""]
         parts += [f"- {note}" for note in notes]
+    timing = timing_notes(rows)
+    if timing:
+        parts += ["", "## Timings", ""]
+        parts += [f"- {note}" for note in timing]
     return "\n".join(parts) + "\n"
 
 
