@@ -15,6 +15,7 @@ from verispec.eval.report import (
     load_report,
     markdown_report,
     mcnemar_exact,
+    option_sweeps,
     paired_bootstrap_difference,
     render_html,
     summarize,
@@ -267,6 +268,18 @@ def test_plots_are_written(tmp_path):
     paths = write_plots(summarize(speed_records()), tmp_path / "plots", "verifier")
     assert [p.name for p in paths] == ["accuracy_vs_speedup_math.png", "accepted_lengths.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_one_option_swept_over_values_makes_a_curve(tmp_path):
+    pytest.importorskip("matplotlib")
+    sweep = [make_record("math", "a", f"judge:threshold={t}", lossless=False) for t in (0.5, 0.05, 0.2)]
+    others = [make_record("math", "a", m, lossless=False) for m in ("lenient:l=0.5", "judge:gamma=4,threshold=0.2", "judge")]
+    rows = summarize(speed_records() + sweep + others)
+    sweeps = option_sweeps(rows)
+    assert list(sweeps) == [("math", "judge", "threshold")]  # one value of l, one of gamma: no curves
+    assert [value for value, _ in sweeps[("math", "judge", "threshold")]] == [0.05, 0.2, 0.5]
+    paths = write_plots(rows, tmp_path / "plots", "verifier")
+    assert "sweep_math_judge_threshold.png" in [p.name for p in paths]
 
 
 def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):

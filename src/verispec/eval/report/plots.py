@@ -1,4 +1,6 @@
-"""Plots: accuracy against speedup per task (a point per method), and accepted-length histograms.
+"""Plots: accuracy against speedup per task (a point per method), accepted-length histograms, and
+for a method run at several values of one option (the judge's θ, lenient's l) accuracy against
+mean accepted length along that option.
 
 matplotlib is an optional dependency (the ``report`` extra); without it, plotting raises a
 :class:`PlotDependencyError` that says how to install it.
@@ -13,6 +15,7 @@ from typing import Any
 
 from verispec.errors import VerispecError
 from verispec.eval.report.summary import MethodRow
+from verispec.methods import Method
 
 INSTALL = "pip install 'verispec[report]' (or: pip install matplotlib)"
 
@@ -41,8 +44,59 @@ def write_plots(rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> list
         path = accuracy_vs_speedup(plt, [r for r in rows if r.task == task], out_dir, baseline)
         if path is not None:
             written.append(path)
+    for (task, name, key), points in option_sweeps(rows).items():
+        written.append(sweep_curve(plt, task, name, key, points, [r for r in rows if r.task == task], out_dir, baseline))
     histogram = accepted_lengths(plt, rows, out_dir)
     return written + ([histogram] if histogram is not None else [])
+
+
+def option_sweeps(rows: Sequence[MethodRow]) -> dict[tuple[str, str, str], list[tuple[float, MethodRow]]]:
+    """Rows of one task and method that differ only in one numeric option, by (task, method, option).
+
+    Only sweeps over at least two values count; rows are sorted by the option's value. Labels that
+    are not method specs (or name unknown methods) are skipped.
+    """
+    groups: dict[tuple[str, str, str, str], list[tuple[float, MethodRow]]] = {}
+    for row in rows:
+        try:
+            method = Method.parse(row.method)
+        except VerispecError:
+            continue
+        for key, value in method.options.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and row.accuracy is not None:
+                rest = ",".join(f"{k}={v}" for k, v in sorted(method.options.items()) if k != key)
+                groups.setdefault((row.task, method.name, key, rest), []).append((float(value), row))
+    sweeps: dict[tuple[str, str, str], list[tuple[float, MethodRow]]] = {}
+    for (task, name, key, _), points in groups.items():
+        if len({value for value, _ in points}) >= 2 and (task, name, key) not in sweeps:
+            sweeps[(task, name, key)] = sorted(points, key=lambda p: p[0])
+    return sweeps
+
+
+def sweep_curve(
+    plt: Any, task: str, name: str, key: str, points: Sequence[tuple[float, MethodRow]],
+    task_rows: Sequence[MethodRow], out_dir: Path, baseline: str,
+) -> Path:
+    """Accuracy (95% CI) against mean accepted length along one option, with the baseline's band."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    xs = [row.mean_accepted_length or 1.0 for _, row in points]
+    ys = [100 * row.accuracy.estimate for _, row in points]  # type: ignore[union-attr]
+    low = [y - 100 * row.accuracy.low for y, (_, row) in zip(ys, points)]  # type: ignore[union-attr]
+    high = [100 * row.accuracy.high - y for y, (_, row) in zip(ys, points)]  # type: ignore[union-attr]
+    ax.errorbar(xs, ys, yerr=[low, high], fmt="o-", capsize=4, label=name)
+    for x, y, (value, _) in zip(xs, ys, points):
+        ax.annotate(f"{key}={value:g}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    for row in task_rows:
+        if row.method in (baseline, "sd") and row.accuracy is not None:
+            acc = row.accuracy
+            ax.axhspan(100 * acc.low, 100 * acc.high, alpha=0.12, color="grey" if row.method == baseline else "C1")
+            ax.axhline(100 * acc.estimate, linestyle=":", color="grey" if row.method == baseline else "C1",
+                       label=f"{row.method} (95% CI band)")
+    ax.set(xlabel="mean accepted length (tokens per verifier pass)", ylabel="accuracy, % (95% Wilson CI)",
+           title=f"{task}: {name} along {key}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, out_dir / f"sweep_{_slug(task)}_{_slug(name)}_{_slug(key)}.png")
 
 
 def accuracy_vs_speedup(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> Path | None:
