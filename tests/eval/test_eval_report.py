@@ -130,6 +130,7 @@ def test_acceptance_numbers_add_up_over_samples():
     assert sd.acceptance_rate == pytest.approx(14 / 16)
     assert sd.accepted_histogram == [1, 2, 2, 0, 2]
     assert sd.mean_new_tokens == 10
+    assert sd.mean_rounds == pytest.approx(7 / 2)
 
 
 def test_relaxed_rules_report_which_test_alone_kept_tokens():

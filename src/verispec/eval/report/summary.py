@@ -121,6 +121,7 @@ class MethodRow:
     mean_accepted_length: float | None
     acceptance_rate: float | None
     mean_new_tokens: float | None
+    mean_rounds: float | None  # verifier passes (collaborative methods: rounds) per answer, turns together
     accepted_histogram: list[int] = field(default_factory=list)
     comparison: Comparison | None = None
     disturbed: int = 0  # items left out of the speed columns: other processes disturbed their timing
@@ -190,6 +191,7 @@ def method_row(
         mean_accepted_length=_mean_accepted_length(records),
         acceptance_rate=_acceptance_rate(records),
         mean_new_tokens=sum(o.new_tokens for o in outcomes.values()) / len(outcomes),
+        mean_rounds=sum(r.stats["rounds"] for r in records) / len(outcomes),
         accepted_histogram=_histogram(records),
         comparison=compare(outcomes, reference) if reference is not None else None,
         assistant_share=_assistant_share(records),

@@ -15,7 +15,7 @@ DASH = "–"
 COLUMNS = (
     "task", "method", "n", "accuracy [95% CI]", "Δ accuracy vs {baseline} [95% CI]", "McNemar p",
     "identical", "accuracy on identical", "tokens/s", "speedup", "median speedup",
-    "mean accepted length", "acceptance rate", "mean length (tokens)", "written by assistants",
+    "mean accepted length", "acceptance rate", "mean length (tokens)", "rounds per answer", "written by assistants",
     "kept by rule only / exact only",
 )
 
@@ -42,6 +42,7 @@ def cells(row: MethodRow) -> list[str]:
         _number(row.mean_accepted_length, "{:.2f}"),
         _number(row.acceptance_rate, "{:.1%}"),
         _number(row.mean_new_tokens, "{:.1f}"),
+        _number(row.mean_rounds, "{:.1f}"),
         _number(row.assistant_share, "{:.1%}"),
         _disagreement(row.disagreement),
     ]
@@ -156,7 +157,8 @@ def column_notes(baseline: str) -> str:
         f"both methods completed; McNemar p: exact two-sided test on the same pairs; identical: items whose tokens "
         f"equal {baseline}'s. Speedup: summed tokens / summed seconds over paired items, relative to {baseline} "
         f"in the same run; median speedup: median of per-item ratios. Mean accepted length: tokens committed per "
-        f"verifier pass (collaborative methods: per round); acceptance rate: kept / proposed drafted tokens. "
+        f"verifier pass (collaborative methods: per round); acceptance rate: kept / proposed drafted tokens; rounds "
+        f"per answer: verifier passes (collaborative methods: draft-and-review rounds) per item. "
         f"Written by assistants: collaborative methods' tokens whose author is not the draft. Kept by rule only / "
         f"exact only: for relaxed rules (judge, lenient, typical), the share of kept drafted tokens that only the "
         f"rule's own test kept (the exact check would have rejected them), and that only the exact check kept."
