@@ -301,6 +301,16 @@ def test_cli_writes_markdown_html_and_plots(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accepted_lengths.png", "accuracy_vs_speedup_math.png"]
 
 
+def test_cli_narrows_to_tasks_and_methods_keeping_the_baseline(tmp_path, capsys):
+    extra = [make_record("code", "a", "sd"), make_record("code", "a", "verifier"), make_record("math", "a", "lenient:l=0.5")]
+    run = write_run(tmp_path / "run", speed_records() + extra)
+    assert main(["report", str(run), "--tasks", "math", "--methods", "lenient:l=0.5"]) == 0
+    rows = [line.split(" | ")[:2] for line in capsys.readouterr().out.splitlines() if line.startswith("| math")]
+    assert rows == [["| math", "verifier"], ["| math", "lenient:l=0.5"]]
+    assert main(["report", str(run), "--methods", "judge"]) == 2
+    assert "no method 'judge' in this run; it has: verifier, sd, lenient:l=0.5" in capsys.readouterr().err
+
+
 def test_cli_prints_a_broken_line_as_one_warning_line(tmp_path, capsys):
     run = write_run(tmp_path / "run", speed_records())
     with open(run / "results.jsonl", "a", encoding="utf-8") as handle:

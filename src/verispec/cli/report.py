@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from verispec.cli.eval import warnings_to_stderr
+from verispec.cli.eval import split_specs, warnings_to_stderr
 from verispec.eval.report import BASELINE, load_report, write_html, write_plots
 
 
@@ -23,13 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--plots", type=Path, metavar="DIR", help="write PNG plots into DIR (needs matplotlib)")
     parser.add_argument("--samples", type=int, default=3, help="items per task shown token by token in the HTML (default 3)")
     parser.add_argument("--baseline", default=BASELINE, help=f"method label to compare with (default {BASELINE})")
+    parser.add_argument("--tasks", help="only these tasks, comma-separated")
+    parser.add_argument("--methods", help="only these method labels, comma-separated (the baseline stays)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the Markdown report and write the files asked for."""
     with warnings_to_stderr():
-        report = load_report(args.run_dir, baseline=args.baseline)
+        report = load_report(
+            args.run_dir, baseline=args.baseline,
+            tasks_only=_names(args.tasks), methods_only=split_specs([args.methods]) if args.methods else [],
+        )
     text = report.markdown()
     print(text, end="")
     if args.markdown:
@@ -43,3 +48,7 @@ def run(args: argparse.Namespace) -> int:
                    settings=report.settings(), samples=args.samples)
         print(f"html: {args.html}", file=sys.stderr)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else []

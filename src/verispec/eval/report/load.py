@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord, load_run
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report
@@ -33,13 +35,33 @@ class RunReport:
         return markdown_report(self.rows, self.baseline, self.title)
 
 
-def load_report(run_dir: Path, baseline: str = BASELINE) -> RunReport:
+def load_report(
+    run_dir: Path, baseline: str = BASELINE, *, tasks_only: Sequence[str] = (), methods_only: Sequence[str] = ()
+) -> RunReport:
     """Read ``run_dir`` (broken lines are skipped with a warning) and summarise it.
 
-    Tasks and methods keep the order in which the run first met them.
+    Tasks and methods keep the order in which the run first met them. ``tasks_only`` and
+    ``methods_only`` (method labels) narrow the report; the baseline stays for comparisons.
     """
     manifest, records = load_run(run_dir)
+    records = _narrow(records, "task", tasks_only, lambda r: r.task)
+    records = _narrow(records, "method", methods_only, lambda r: r.method, also=[baseline])
     tasks = list(manifest.tasks) if manifest else []
     methods = manifest.methods if manifest else []
     rows = summarize(records, baseline=baseline, tasks=tasks, methods=methods)
     return RunReport(run_dir, manifest, records, rows, baseline)
+
+
+def _narrow(
+    records: list[SampleRecord], kind: str, wanted: Sequence[str], key: Callable[[SampleRecord], str],
+    also: Sequence[str] = (),
+) -> list[SampleRecord]:
+    """The records whose ``key`` is wanted, or in ``also`` (all when nothing is wanted); unknown names are an error."""
+    if not wanted:
+        return records
+    present = list(dict.fromkeys(map(key, records)))
+    unknown = [name for name in wanted if name not in present]
+    if unknown:
+        raise ConfigError(f"no {kind} {', '.join(map(repr, unknown))} in this run; it has: {', '.join(present)}")
+    keep = {*wanted, *also}
+    return [r for r in records if key(r) in keep]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every evaluation behind the README's result tables, in the order they are worth having.
+# Each step resumes where it stopped (verispec eval appends one record per sample and skips what
+# is done), so rerun this script until it finishes; a finished step costs a few seconds.
+# About 40 hours on a 2-core CPU in all; far less on a GPU (--device cuda).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QWEN=benchmarks/runs/qwen-coder-0.5b-1.5b-greedy     # Qwen 0.5B drafts for Qwen 1.5B, bf16, greedy
+SWEEP=judge:threshold=0.01,judge:threshold=0.2,judge:threshold=0.6
+NOCODE=judge:head=benchmarks/results/judge/head-without-code.safetensors
+TREE1=cosd-tree:tree=benchmarks/cosd/qwen0.5b+qwen1.5b.tree.json
+COLLM=co-llm:classifier=benchmarks/cosd/qwen0.5b+qwen1.5b.deferral.json
+COSD1="cosd-rule,$TREE1,avg,$COLLM"
+
+qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN"; }
+# CoSD across tokenizers: the draft writes, the "verifier" is assistant 1.
+cosd() {
+  local out=$1 draft=$2 assistant=$3 tree=$4; shift 4
+  verispec eval --tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out" \
+    --draft "$draft" --verifier "$assistant" "$@" --methods "verifier,draft,cosd-rule,cosd-tree:tree=$tree"
+}
+
+# Issue 3: verifier-only, draft-only and speculative decoding.
+qwen mmlu verifier,draft,sd 200
+qwen humaneval verifier,draft,sd 80
+# Issue 4: Judge Decoding and the relaxed rules beside it, the θ sweep, the head trained without code.
+qwen humaneval lenient,typical,judge 80
+qwen humaneval "$NOCODE,$SWEEP" 80
+qwen mmlu lenient,typical,judge 200
+qwen gsm8k verifier,draft,sd,lenient,typical,judge 100
+qwen gsm8k "$SWEEP" 100
+qwen mt_bench verifier,draft,sd,lenient,typical,judge 80
+# Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
+qwen arc_challenge verifier,draft,sd 60
+qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60
+# Issue 5, setting 2: SmolLM2-135M and Qwen 0.5B, in both roles.
+cosd benchmarks/runs/cosd-smollm2+qwen0.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
+  benchmarks/cosd/smollm2+qwen0.5b.tree.json
+cosd benchmarks/runs/cosd-qwen0.5b+smollm2 qwen2.5-coder-0.5b-instruct smollm2-135m-instruct \
+  benchmarks/cosd/qwen0.5b+smollm2.tree.json
+# Issue 5, setting 3: SmolLM2 drafts, Qwen 0.5B and Qwen 1.5B assist.
+cosd benchmarks/runs/cosd-smollm2+qwen0.5b+qwen1.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
+  benchmarks/cosd/smollm2+qwen0.5b+qwen1.5b.tree.json --assistant qwen2.5-coder-1.5b-instruct
