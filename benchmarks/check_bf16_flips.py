@@ -34,7 +34,8 @@ def main() -> None:
     by_key = {(r.item_id, r.method): r for r in records if r.task == args.task and r.turn == 0}
     differing = [i for (i, m) in by_key if m == "sd" and (i, "verifier") in by_key
                  and by_key[(i, "sd")].token_ids != by_key[(i, "verifier")].token_ids]
-    models = {name: load_model(args.verifier, dtype=dtype) for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32))}
+    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
+    models = {name: load_model(args.verifier, dtype=dtype) for name, dtype in dtypes.items()}
     rows = [_inspect(by_key[(i, "verifier")], by_key[(i, "sd")], models) for i in sorted(differing)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"run": str(args.run_dir), "task": args.task, "verifier": args.verifier, "items": rows}, indent=2) + "\n")

@@ -139,7 +139,8 @@ def run_train(args: argparse.Namespace) -> int:
     from verispec.cosd.training import TrainingOptions, train
 
     options = TrainingOptions(
-        tasks=tuple(args.tasks or ["gsm8k"]), samples=args.samples, seed=args.seed, max_depth=getattr(args, "max_depth", 3), chat=not args.raw
+        tasks=tuple(args.tasks or ["gsm8k"]), samples=args.samples, seed=args.seed,
+        max_depth=getattr(args, "max_depth", 3), chat=not args.raw,
     )
     draft, assistants = _load(args)
     stored = train(args.kind, draft, assistants, options)

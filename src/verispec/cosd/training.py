@@ -37,6 +37,7 @@ from verispec.eval.tasks import get_task
 from verispec.sampling import SamplingParams, warp_probs
 from verispec.tokens import Prompt
 
+
 @dataclass(frozen=True)
 class Reference:
     """A prompt and a reference answer to run the models along."""

@@ -69,8 +69,9 @@ class Comparison:
     """A method against the baseline on the items both completed.
 
     ``speedup`` is the ratio of summed tokens over summed seconds; ``median_speedup`` the median
-    of per-item tokens/s ratios; both over pairs whose timings no other process disturbed. ``difference`` is the method's accuracy minus the baseline's on
-    scored pairs (paired bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs.
+    of per-item tokens/s ratios; both over pairs whose timings no other process disturbed.
+    ``difference`` is the method's accuracy minus the baseline's on scored pairs (paired
+    bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs.
     ``identical`` counts items whose tokens equal the baseline's on every turn.
     """
 
