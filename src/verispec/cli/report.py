@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings_to_stderr():
         report = load_report(
             args.run_dir, baseline=args.baseline,
-            tasks_only=_names(args.tasks), methods_only=split_specs([args.methods]) if args.methods else [],
+            tasks_only=_specs(args.tasks), methods_only=_specs(args.methods),
         )
     text = report.markdown()
     print(text, end="")
@@ -50,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _names(text: str | None) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()] if text else []
+def _specs(text: str | None) -> list[str]:
+    return split_specs([text]) if text else []

@@ -59,19 +59,18 @@ def evaluate_from_data(
     ``sample_fraction`` and ``sources`` narrow the data as training does (``sources`` empty: all);
     a head trained on a share of the data is evaluated on that share's cache without extracting anew.
     """
-    if not 0 < sample_fraction <= 1:
-        raise ConfigError(f"the sample fraction must be in (0, 1], got {sample_fraction}")
     head = JudgeHead.load(head_path)
     head.check(VerifierIdentity.of(verifier), str(head_path))
     samples = subsample(read_samples(paths), sample_fraction)
     chosen = of_sources(samples, include=sources)
     features = extract_chosen(samples, chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
-    metrics = evaluate_head(head, features, threshold=threshold, split=split)
-    evaluated = split_of(head, features, split).sample_ids_present()
+    evaluated = split_of(head, features, split)
+    metrics = evaluate_head(head, evaluated, threshold=threshold)
+    present = evaluated.sample_ids_present()
     return EvaluationReport(
         head=str(head_path), verifier=verifier.name, split=split, threshold=metrics.at_threshold.threshold,
         data={
-            **summarize_samples(s for s in chosen if s.id in evaluated),
+            **summarize_samples(s for s in chosen if s.id in present),
             "skipped": list(features.skipped), "sample_fraction": sample_fraction,
         },
         metrics=metrics,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verispec.errors import JudgeDataError
+from verispec.errors import ConfigError, JudgeDataError
 
 REQUIRED_FIELDS = ("id", "messages", "response", "error_spans")
 
@@ -66,18 +66,24 @@ def in_validation(sample_id: str, fraction: float) -> bool:
     return _id_fraction(sample_id) < fraction
 
 
+def check_sample_fraction(fraction: float) -> None:
+    """Refuse a sample fraction outside (0, 1]."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"the sample fraction must be in (0, 1], got {fraction}")
+
+
 def subsample(samples: Sequence[JudgeSample], fraction: float) -> list[JudgeSample]:
     """A stable share of the samples, by a hash of each id independent of the validation split."""
+    check_sample_fraction(fraction)
     return [s for s in samples if _id_fraction("subsample:" + s.id) < fraction]
 
 
 def of_sources(samples: Sequence[JudgeSample], include: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[JudgeSample]:
     """The samples whose source is in ``include`` (all if empty) and not in ``exclude``."""
-    include, exclude = set(include), set(exclude)
-    unknown = (include | exclude) - {s.source for s in samples}
+    include, exclude, known = set(include), set(exclude), {s.source for s in samples}
+    unknown = (include | exclude) - known
     if unknown:
-        known = ", ".join(sorted({s.source for s in samples}))
-        raise JudgeDataError(f"no samples have source {', '.join(sorted(unknown))}; the data has: {known}")
+        raise JudgeDataError(f"no samples have source {', '.join(sorted(unknown))}; the data has: {', '.join(sorted(known))}")
     return [s for s in samples if (not include or s.source in include) and s.source not in exclude]
 
 

@@ -21,7 +21,7 @@ from verispec.judge.features import TokenFeatures, extract_chosen
 from verispec.judge.fit import FitConfig, fit_logistic
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.judge.metrics import JudgeMetrics, evaluate_scores, threshold_for_recall
-from verispec.judge.samples import of_sources, read_samples, subsample, summarize_samples
+from verispec.judge.samples import check_sample_fraction, of_sources, read_samples, subsample, summarize_samples
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,7 @@ class TrainConfig:
             raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"the validation fraction must be in (0, 1), got {self.val_fraction}")
-        if not 0 < self.sample_fraction <= 1:
-            raise ConfigError(f"the sample fraction must be in (0, 1], got {self.sample_fraction}")
+        check_sample_fraction(self.sample_fraction)
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Keep:
-    """Per drafted position: kept by the exact (lossless) test, by the rule overall, and by the
-    rule's own relaxed test alone (None: the rule has none; then ``overall`` is ``exact``)."""
+    """Per drafted position: kept by the exact (lossless) test, and by the rule's own relaxed test
+    (None: the rule has none). A rule keeps what either test keeps."""
 
     exact: torch.Tensor
-    overall: torch.Tensor
     relaxed: torch.Tensor | None = None
+
+    @property
+    def overall(self) -> torch.Tensor:
+        return self.exact if self.relaxed is None else self.exact | self.relaxed
 
 
 class VerificationRule(ABC):

@@ -17,5 +17,4 @@ class ExactRule(VerificationRule):
     lossless = True
 
     def keep(self, inp: VerifyInput) -> Keep:
-        exact = exact_keep(inp)
-        return Keep(exact=exact, overall=exact)
+        return Keep(exact=exact_keep(inp))

@@ -49,6 +49,5 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule has no head: build it with Method.rule(RuleContext(verifier)) or JudgeRule(head=...)")
         if inp.hidden is None:
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
-        exact = exact_keep(inp)
         judged = self.head.scores(inp.hidden) >= self.threshold  # in float32, as θ was calibrated
-        return Keep(exact=exact, overall=exact | judged, relaxed=judged)
+        return Keep(exact=exact_keep(inp), relaxed=judged)

@@ -29,7 +29,7 @@ class LenientRule(VerificationRule):
         px, qx = gather_token_probs(inp)
         lenient = u * self.leniency * qx < px
         exact = exact_keep(inp, u)
-        return Keep(exact=exact, overall=exact | lenient, relaxed=lenient)
+        return Keep(exact=exact, relaxed=lenient)
 
     def replacement(self, inp: VerifyInput, position: int) -> int:
         if inp.params.greedy:

@@ -33,5 +33,4 @@ class TypicalRule(VerificationRule):
         entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(dim=-1)
         threshold = torch.clamp(self.delta * torch.exp(-entropy), max=self.epsilon)
         px = p.gather(-1, inp.draft_tokens.unsqueeze(-1)).squeeze(-1)
-        exact, typical = exact_keep(inp), px > threshold
-        return Keep(exact=exact, overall=exact | typical, relaxed=typical)
+        return Keep(exact=exact_keep(inp), relaxed=px > threshold)
