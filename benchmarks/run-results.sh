@@ -24,13 +24,14 @@ cosd() {
 # Issue 3: verifier-only, draft-only and speculative decoding.
 qwen mmlu verifier,draft,sd 200
 qwen humaneval verifier,draft,sd 80
+qwen gsm8k verifier,draft,sd 100
+qwen mt_bench verifier,draft,sd 80
 # Issue 4: Judge Decoding and the relaxed rules beside it, the θ sweep, the head trained without code.
 qwen humaneval lenient,typical,judge 80
 qwen humaneval "$NOCODE,$SWEEP" 80
 qwen mmlu lenient,typical,judge 200
-qwen gsm8k verifier,draft,sd,lenient,typical,judge 100
+qwen gsm8k lenient,typical,judge 100
 qwen gsm8k "$SWEEP" 100
-qwen mt_bench verifier,draft,sd 80                      # the last of issue 3
 # Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
 qwen arc_challenge verifier,draft,sd 60
 qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60
