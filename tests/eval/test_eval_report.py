@@ -12,6 +12,7 @@ from verispec.cli import main
 from verispec.eval.records import BrokenRecordWarning, SampleRecord
 from verispec.eval.report import (
     PlotDependencyError,
+    check_targets,
     load_report,
     markdown_report,
     mcnemar_exact,
@@ -287,6 +288,45 @@ def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(PlotDependencyError, match="verispec\\[report\\]"):
         write_plots(summarize(speed_records()), tmp_path, "verifier")
+
+
+def target_records() -> list[SampleRecord]:
+    """Math: judge keeps 5 tokens per pass against sd's 2 and is right as often as verifier; code: judge is always wrong."""
+    records = []
+    for item, correct in (("a", True), ("b", False)):
+        records += [
+            make_record("math", item, "verifier", seconds=1.0, correct=correct),
+            make_record("math", item, "draft", seconds=0.25, correct=False),
+            make_record("math", item, "sd", seconds=0.5, correct=correct, rounds=5),
+            make_record("math", item, "judge", seconds=0.4, correct=correct, rounds=2, lossless=False),
+        ]
+    for item in "abcde":
+        records += [make_record("code", item, "verifier", correct=True),
+                    make_record("code", item, "judge", correct=False, lossless=False)]
+    return records
+
+
+def test_targets_check_length_against_sd_speed_against_draft_and_accuracy_against_verifier_ci():
+    math, code = check_targets(summarize(target_records()), "judge")
+    assert (math.task, math.items) == ("math", 2)
+    assert math.length_ratio == pytest.approx(5 / 2) and math.length_met
+    assert math.speedup == pytest.approx(2.5) and math.ceiling_speedup == pytest.approx(4.0)
+    assert math.ceiling_share == pytest.approx(2.5 / 4.0)
+    assert math.accuracy_met and math.difference.estimate == 0.0
+    assert code.reference_accepted_length is None and code.length_met is None and code.ceiling_share is None
+    assert code.accuracy.estimate == 0.0 and code.baseline_accuracy.low > 0.5 and code.accuracy_met is False
+    assert check_targets(summarize(target_records()), "lenient") == []
+
+
+def test_cli_adds_a_targets_table_and_names_what_exists(tmp_path, capsys):
+    run = write_run(tmp_path / "run", target_records())
+    assert main(["report", str(run), "--targets", "judge"]) == 0
+    section = capsys.readouterr().out.split("## Targets: judge\n")[1]
+    math_row, code_row = [line for line in section.splitlines() if line.startswith(("| math", "| code"))]
+    assert "2.50× (≥ 1.5×: met)" in math_row and math_row.endswith("| met |")
+    assert "– (≥ 1.5×: –)" in code_row and code_row.endswith("| missed |")
+    assert main(["report", str(run), "--targets", "lenient"]) == 2
+    assert "--targets: no method 'lenient' in this run; it has: verifier, draft, sd, judge" in capsys.readouterr().err
 
 
 def test_cli_writes_markdown_html_and_plots(tmp_path, capsys):

@@ -7,7 +7,17 @@ import sys
 from pathlib import Path
 
 from verispec.cli.eval import split_specs, warnings_to_stderr
-from verispec.eval.report import BASELINE, load_report, write_html, write_plots
+from verispec.errors import ConfigError
+from verispec.eval.report import (
+    BASELINE,
+    RunReport,
+    check_targets,
+    load_report,
+    targets_markdown,
+    write_html,
+    write_plots,
+)
+from verispec.eval.report.targets import MIN_LENGTH_RATIO
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"method label to compare with (default {BASELINE})")
     parser.add_argument("--tasks", help="only these tasks, comma-separated")
     parser.add_argument("--methods", help="only these method labels, comma-separated (the baseline stays)")
+    parser.add_argument(
+        "--targets", action="append", default=[], metavar="METHOD",
+        help="add a table of Judge Decoding's targets for this method label (repeatable): mean accepted length "
+        f">= {MIN_LENGTH_RATIO:g}x sd's, speed against draft-only's 1/c, accuracy inside verifier's 95%% CI",
+    )
     parser.set_defaults(func=run)
 
 
@@ -35,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             args.run_dir, baseline=args.baseline,
             tasks_only=_specs(args.tasks), methods_only=_specs(args.methods),
         )
-    text = report.markdown()
+    text = report.markdown() + "".join(_targets_section(report, method) for method in args.targets)
     print(text, end="")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
                    settings=report.settings(), samples=args.samples)
         print(f"html: {args.html}", file=sys.stderr)
     return 0
+
+
+def _targets_section(report: RunReport, method: str) -> str:
+    checks = check_targets(report.rows, method, baseline=report.baseline)
+    if not checks:
+        raise ConfigError(f"--targets: no method {method!r} in this run; it has: {_methods(report)}")
+    return f"\n## Targets: {method}\n\n" + targets_markdown(checks)
+
+
+def _methods(report: RunReport) -> str:
+    return ", ".join(dict.fromkeys(row.method for row in report.rows))
 
 
 def _specs(text: str | None) -> list[str]:

@@ -31,19 +31,19 @@ def cells(row: MethodRow) -> list[str]:
         row.task,
         row.method,
         str(row.items),
-        _accuracy(row.accuracy),
-        _difference(c.difference) if c else DASH,
+        accuracy_cell(row.accuracy),
+        difference_cell(c.difference) if c else DASH,
         f"{c.mcnemar_p:.3f}" if c and c.mcnemar_p is not None else DASH,
         f"{c.identical}/{c.paired}" if c else DASH,
         _identical_accuracy(row) if c else DASH,
-        _number(row.tokens_per_second, "{:.1f}"),
-        _number(c.speedup if c else None, "{:.2f}×"),
-        _number(c.median_speedup if c else None, "{:.2f}×"),
-        _number(row.mean_accepted_length, "{:.2f}"),
-        _number(row.acceptance_rate, "{:.1%}"),
-        _number(row.mean_new_tokens, "{:.1f}"),
-        _number(row.mean_rounds, "{:.1f}"),
-        _number(row.assistant_share, "{:.1%}"),
+        number_cell(row.tokens_per_second, "{:.1f}"),
+        number_cell(c.speedup if c else None, "{:.2f}×"),
+        number_cell(c.median_speedup if c else None, "{:.2f}×"),
+        number_cell(row.mean_accepted_length, "{:.2f}"),
+        number_cell(row.acceptance_rate, "{:.1%}"),
+        number_cell(row.mean_new_tokens, "{:.1f}"),
+        number_cell(row.mean_rounds, "{:.1f}"),
+        number_cell(row.assistant_share, "{:.1%}"),
         _disagreement(row.disagreement),
     ]
 
@@ -52,13 +52,13 @@ def _disagreement(d: Disagreement | None) -> str:
     return DASH if d is None else f"{d.rule_only:.1%} / {d.exact_only:.1%}"
 
 
-def _accuracy(interval: Interval | None) -> str:
+def accuracy_cell(interval: Interval | None) -> str:
     if interval is None:
         return DASH
     return f"{interval.estimate:.1%} [{interval.low:.1%}, {interval.high:.1%}]"
 
 
-def _difference(interval: Interval | None) -> str:
+def difference_cell(interval: Interval | None) -> str:
     if interval is None:
         return DASH
     return f"{100 * interval.estimate:+.1f} [{100 * interval.low:+.1f}, {100 * interval.high:+.1f}] pp"
@@ -72,18 +72,18 @@ def _identical_accuracy(row: MethodRow) -> str:
     return f"{ours:.1%}" if ours == theirs else f"{ours:.1%} vs {theirs:.1%}"
 
 
-def _number(value: float | None, fmt: str) -> str:
+def number_cell(value: float | None, fmt: str) -> str:
     return DASH if value is None else fmt.format(value)
 
 
 def markdown_table(rows: Sequence[MethodRow], baseline: str) -> str:
     """A Markdown (GitHub) table with one row per task and method."""
-    lines = [_line(header(baseline)), _line(["---"] * len(COLUMNS))]
-    lines += [_line(cells(row)) for row in rows]
+    lines = [table_line(header(baseline)), table_line(["---"] * len(COLUMNS))]
+    lines += [table_line(cells(row)) for row in rows]
     return "\n".join(lines)
 
 
-def _line(values: Sequence[str]) -> str:
+def table_line(values: Sequence[str]) -> str:
     return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
 

@@ -1,0 +1,126 @@
+"""Does a relaxed method meet Judge Decoding's targets, task by task, and by how much?
+
+The targets, from the Judge Decoding issue: a mean accepted length at least ``min_length_ratio``
+times that of lossless speculative decoding, a speed close to the draft-only ceiling ``1/c`` (the
+draft's speedup over the verifier in the same run), and an accuracy inside the 95% interval of
+verifier-only. Each check keeps its numbers so a missed target can be explained, not only flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from verispec.eval.report.stats import Interval
+from verispec.eval.report.summary import BASELINE, MethodRow
+from verispec.eval.report.tables import (
+    DASH,
+    accuracy_cell,
+    difference_cell,
+    number_cell,
+    table_line,
+)
+
+MIN_LENGTH_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One task's numbers for ``method`` against the reference method, the ceiling and the baseline.
+
+    ``length_ratio`` is the method's mean accepted length over the reference's; ``ceiling_share``
+    its speedup over the ceiling method's (1.0 means as fast as drafting alone). A field is None
+    when the run lacks what it needs (a method not run on the task, no timed items).
+    """
+
+    task: str
+    method: str
+    items: int
+    mean_accepted_length: float | None
+    reference_accepted_length: float | None
+    length_ratio: float | None
+    speedup: float | None
+    ceiling_speedup: float | None
+    ceiling_share: float | None
+    accuracy: Interval | None
+    baseline_accuracy: Interval | None
+    difference: Interval | None  # paired, method minus baseline
+    min_length_ratio: float = MIN_LENGTH_RATIO
+
+    @property
+    def length_met(self) -> bool | None:
+        return None if self.length_ratio is None else self.length_ratio >= self.min_length_ratio
+
+    @property
+    def accuracy_met(self) -> bool | None:
+        if self.accuracy is None or self.baseline_accuracy is None:
+            return None
+        return self.baseline_accuracy.low <= self.accuracy.estimate <= self.baseline_accuracy.high
+
+
+def check_targets(
+    rows: Sequence[MethodRow],
+    method: str,
+    *,
+    reference: str = "sd",
+    ceiling: str = "draft",
+    baseline: str = BASELINE,
+    min_length_ratio: float = MIN_LENGTH_RATIO,
+) -> list[TargetCheck]:
+    """One check per task on which ``method`` ran, in the rows' task order."""
+    by_key = {(row.task, row.method): row for row in rows}
+    checks = []
+    for task in dict.fromkeys(row.task for row in rows):
+        row = by_key.get((task, method))
+        if row is None:
+            continue
+        ref, top, base = (by_key.get((task, name)) for name in (reference, ceiling, baseline))
+        speedup, ceiling_speedup = _speedup(row), _speedup(top)
+        checks.append(TargetCheck(
+            task=task,
+            method=method,
+            items=row.items,
+            mean_accepted_length=row.mean_accepted_length,
+            reference_accepted_length=ref.mean_accepted_length if ref else None,
+            length_ratio=_ratio(row.mean_accepted_length, ref.mean_accepted_length if ref else None),
+            speedup=speedup,
+            ceiling_speedup=ceiling_speedup,
+            ceiling_share=_ratio(speedup, ceiling_speedup),
+            accuracy=row.accuracy,
+            baseline_accuracy=base.accuracy if base else None,
+            difference=row.comparison.difference if row.comparison else None,
+            min_length_ratio=min_length_ratio,
+        ))
+    return checks
+
+
+def targets_markdown(checks: Sequence[TargetCheck], reference: str = "sd", ceiling: str = "draft") -> str:
+    """A markdown table of the checks, one row per task, each target marked met or missed."""
+    header = [
+        "task", "method", "n", "τ", f"τ {reference}", "τ ratio", "speedup", f"{ceiling} speedup (1/c)",
+        "share of 1/c", "accuracy [95% CI]", "verifier accuracy [95% CI]", "Δ vs verifier [95% CI]",
+        "accuracy in verifier CI",
+    ]
+    lines = [table_line(header), table_line(["---"] * len(header))]
+    for c in checks:
+        lines.append(table_line([
+            c.task, c.method, str(c.items),
+            number_cell(c.mean_accepted_length, "{:.2f}"), number_cell(c.reference_accepted_length, "{:.2f}"),
+            f"{number_cell(c.length_ratio, '{:.2f}×')} (≥ {c.min_length_ratio:g}×: {_verdict(c.length_met)})",
+            number_cell(c.speedup, "{:.2f}×"), number_cell(c.ceiling_speedup, "{:.2f}×"),
+            number_cell(c.ceiling_share, "{:.0%}"), accuracy_cell(c.accuracy), accuracy_cell(c.baseline_accuracy),
+            difference_cell(c.difference), _verdict(c.accuracy_met),
+        ]))
+    return "\n".join(lines) + "\n"
+
+
+def _speedup(row: MethodRow | None) -> float | None:
+    return row.comparison.speedup if row is not None and row.comparison is not None else None
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    return value / reference if value is not None and reference else None
+
+
+def _verdict(met: bool | None) -> str:
+    return DASH if met is None else ("met" if met else "missed")
