@@ -15,14 +15,17 @@ from verispec.schedule import DraftSchedule
 GREEDY = SamplingParams()
 
 
-def decode(verifier, draft, prompt, *, max_new_tokens, schedule, eos=frozenset(), params=GREEDY, seed=0, stop_below=0.0):
-    """Run the engine; verifier-only when ``draft`` is None. Returns (tokens, provenance, records)."""
+def decode(
+    verifier, draft, prompt, *, max_new_tokens, schedule, eos=frozenset(), params=GREEDY, seed=0, stop_below=0.0, drafter=None
+):
+    """Run the engine with a draft model, or ``drafter``, or verifier-only when both are None.
+
+    Returns (tokens, provenance, records).
+    """
     backend = TransformersBackend(verifier)
-    if draft is None:
-        engine = Engine(backend, eos_token_ids=eos)
-    else:
+    if draft is not None:
         drafter = ModelDrafter(TransformersBackend(draft), params, eos_token_ids=eos, stop_below=stop_below)
-        engine = Engine(backend, drafter=drafter, rule=ExactRule(), eos_token_ids=eos)
+    engine = Engine(backend, drafter=drafter, rule=ExactRule() if drafter else None, eos_token_ids=eos)
     records = list(
         engine.rounds(prompt, max_new_tokens=max_new_tokens, params=params, schedule=schedule,
                       generator=torch.Generator().manual_seed(seed))

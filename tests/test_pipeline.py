@@ -61,7 +61,7 @@ def test_chat_messages_use_the_chat_template(pipe):
         ({"prompt": "hi", "gamma": 0}, ConfigError, "gamma .* must be >= 1"),
         ({"prompt": "hi", "method": "nope"}, ConfigError, "unknown method 'nope'; available: verifier, draft, sd"),
         ({"prompt": "hi", "method": "lenient:l=2"}, ConfigError, "l must be in"),
-        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, draft_vocab, gamma"),
+        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, draft_vocab, drafter, gamma"),
         ({"prompt": "hi", "temperature": -1}, ConfigError, "temperature must be >= 0"),
     ],
 )

@@ -13,6 +13,7 @@ from scipy.stats import chisquare
 
 from test_engine import decode
 from tiny_models import tiny_model
+from verispec.drafting import PromptLookupDrafter
 from verispec.sampling import SamplingParams, warp_probs
 from verispec.schedule import DraftSchedule
 
@@ -21,21 +22,24 @@ PROMPT = [1, 4, 2]
 N = 2000
 
 
-def exact_joint(model, params):
+def exact_joint(model, params, prompt=PROMPT):
     """P(t1, t2) under the verifier with the same warp, as a flat tensor of VOCAB**2 cells."""
     with torch.no_grad():
-        first = warp_probs(model(torch.tensor([PROMPT])).logits[0, -1], params)
+        first = warp_probs(model(torch.tensor([prompt])).logits[0, -1], params)
         joint = torch.zeros(VOCAB, VOCAB)
         for t1 in range(VOCAB):
-            second = warp_probs(model(torch.tensor([PROMPT + [t1]])).logits[0, -1], params)
+            second = warp_probs(model(torch.tensor([prompt + [t1]])).logits[0, -1], params)
             joint[t1] = first[t1] * second
     return joint.flatten()
 
 
-def sampled_joint(verifier, draft, params):
+def sampled_joint(verifier, draft, params, prompt=PROMPT, drafter=None):
     counts = torch.zeros(VOCAB * VOCAB)
     for seed in range(N):
-        tokens, _, _ = decode(verifier, draft, PROMPT, max_new_tokens=2, schedule=DraftSchedule(gamma=3), params=params, seed=seed)
+        tokens, _, _ = decode(
+            verifier, draft, prompt, max_new_tokens=2, schedule=DraftSchedule(gamma=3), params=params, seed=seed,
+            drafter=drafter,
+        )
         counts[tokens[0] * VOCAB + tokens[1]] += 1
     return counts
 
@@ -68,3 +72,12 @@ def test_speculative_samples_follow_verifier_distribution(params):
         tokens, _, _ = decode(draft, None, PROMPT, max_new_tokens=2, schedule=DraftSchedule(), params=params, seed=seed)
         draft_only[tokens[0] * VOCAB + tokens[1]] += 1
     assert pooled_pvalue(draft_only, target) < 1e-3
+
+
+def test_prompt_lookup_samples_follow_verifier_distribution():
+    """Copied drafts have one-hot draft distributions; the exact rule keeps them lossless."""
+    params = SamplingParams(temperature=1.0)
+    verifier = tiny_model(3, vocab=VOCAB, eos=None, sharpness=0.4)
+    prompt = [1, 4, 2, 5, 1, 4]  # the suffix [1, 4] recurs: every generation starts with the draft [2, 5, 1]
+    drafter = PromptLookupDrafter(VOCAB, max_ngram=2)
+    assert pooled_pvalue(sampled_joint(verifier, None, params, prompt, drafter), exact_joint(verifier, params, prompt)) > 1e-3

@@ -31,7 +31,9 @@ from verispec.schedule import DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
     "gamma": int, "adaptive": bool, "max_gamma": int, "stop_below": float, "draft_vocab": int,
+    "drafter": str, "ngram": int,
 }
+DRAFTERS = ("model", "lookup")  # the draft model, or prompt lookup (copying; no draft model runs)
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,19 @@ class Method:
     def __post_init__(self) -> None:
         if self.spec.check_options is not None:
             self.spec.check_options(self.options)
+        if self.drafter() not in DRAFTERS:
+            raise ConfigError(f"method {self.name!r}: drafter must be one of {', '.join(DRAFTERS)}, got {self.drafter()!r}")
+        if self.ngram() < 1:
+            raise ConfigError(f"method {self.name!r}: ngram must be >= 1, got {self.ngram()}")
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def uses_draft_model(self) -> bool:
+        """Whether the draft model runs (prompt lookup drafts without it)."""
+        return self.spec.uses_draft and not (self.spec.speculative and self.drafter() == "lookup")
 
     @classmethod
     def parse(cls, text: str, **overrides: Any) -> Method:
@@ -148,6 +159,13 @@ class Method:
     def draft_vocab(self) -> int:
         return int(self._drafting("draft_vocab", DEFAULT_DRAFT_VOCAB))
 
+    def drafter(self) -> str:
+        return str(self._drafting("drafter", "model"))
+
+    def ngram(self) -> int:
+        """Prompt lookup's longest suffix to match (it tries shorter ones down to 1 token)."""
+        return int(self._drafting("ngram", DEFAULT_NGRAM))
+
     def _drafting(self, key: str, default: Any) -> Any:
         """A drafting option: given, else the method's own default, else the shared one."""
         return self.options.get(key, self.spec.drafting_defaults.get(key, default))
@@ -166,6 +184,7 @@ DEFAULT_GAMMA = 5
 DEFAULT_ADAPTIVE = False
 DEFAULT_STOP_BELOW = 0.3
 DEFAULT_DRAFT_VOCAB = 32768
+DEFAULT_NGRAM = 3
 
 
 def _format(value: Any) -> str:

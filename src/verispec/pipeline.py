@@ -17,7 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from verispec.backends import TransformersBackend
 from verispec.cosd.decoding import Decoder
 from verispec.cosd.results import CoSDResult, Segment, token_owners
-from verispec.drafting import ModelDrafter
+from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
 from verispec.engine import Engine, RoundRecord
 from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
 from verispec.methods import DecoderContext, Method, RuleContext, cross_vocabulary_methods
@@ -272,15 +272,24 @@ class Pipeline:
             handle = self.writer(method)
             solo = Provenance.VERIFIER if spec.uses_verifier else Provenance.DRAFT
             return Engine(handle.backend, eos_token_ids=handle.eos_token_ids, solo=solo), handle
-        self._check_vocabulary(method)
-        drafter = ModelDrafter(
-            self.draft.backend, params, eos_token_ids=self.verifier.eos_token_ids,
-            vocab_size=self.verifier.backend.vocab_size, stop_below=method.stop_below(),
-            draft_vocab=method.draft_vocab(), special_token_ids=self.verifier.tokenizer.all_special_ids,
-        )
+        drafter = self._drafter(method, params)
         rule = method.rule(RuleContext(verifier=self.verifier.backend))
         engine = Engine(self.verifier.backend, drafter=drafter, rule=rule, eos_token_ids=self.verifier.eos_token_ids)
         return engine, self.verifier
+
+    def _drafter(self, method: Method, params: SamplingParams) -> Drafter:
+        verifier = self.verifier
+        if not method.uses_draft_model:
+            return PromptLookupDrafter(
+                verifier.backend.vocab_size, max_ngram=method.ngram(), eos_token_ids=verifier.eos_token_ids,
+                device=verifier.backend.device,
+            )
+        self._check_vocabulary(method)
+        return ModelDrafter(
+            self.draft.backend, params, eos_token_ids=verifier.eos_token_ids,
+            vocab_size=verifier.backend.vocab_size, stop_below=method.stop_below(),
+            draft_vocab=method.draft_vocab(), special_token_ids=verifier.tokenizer.all_special_ids,
+        )
 
     def _check_vocabulary(self, method: Method) -> None:
         if self._vocab_checked or not method.spec.same_vocabulary:
@@ -295,7 +304,7 @@ class Pipeline:
         self._vocab_checked = True
 
     def _check_context(self, method: Method, prompt_ids: list[int]) -> None:
-        roles = [r for r, used in (("draft", method.spec.uses_draft), ("verifier", method.spec.uses_verifier)) if used]
+        roles = [r for r, used in (("draft", method.uses_draft_model), ("verifier", method.spec.uses_verifier)) if used]
         for role in roles:
             handle = self._handle(role)
             limit = handle.backend.max_context

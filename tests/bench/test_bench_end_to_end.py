@@ -8,7 +8,9 @@ import pytest
 from verispec.bench import BenchConfig, run_bench, summarize_runs, write_json
 from verispec.bench.records import RunRecord
 
-METHODS = ("verifier", "draft", "sd", "sd:adaptive=false,gamma=3", "hf-assisted", "hf-verifier")
+METHODS = (
+    "verifier", "draft", "sd", "sd:adaptive=false,gamma=3", "hf-assisted", "hf-verifier", "sd:drafter=lookup", "hf-lookup",
+)
 FIELDS = set(RunRecord.__dataclass_fields__) - {"details"}
 
 
@@ -57,7 +59,7 @@ def test_methods_run_back_to_back_in_rotated_order(result):
 
 def test_lossless_methods_and_the_peer_match_verifier_greedy_in_fp32(result):
     by_method = {m.method: m for m in result.summary.methods}
-    for method in ("sd", "sd:adaptive=false,gamma=3", "hf-assisted", "hf-verifier"):
+    for method in ("sd", "sd:adaptive=false,gamma=3", "hf-assisted", "hf-verifier", "sd:drafter=lookup", "hf-lookup"):
         assert by_method[method].identical == by_method[method].compared == 3, method
     assert by_method["verifier"].compared == 0
 
@@ -73,6 +75,8 @@ def test_peer_stops_at_the_same_end_token_and_counts_rounds(result):
         assert peer.rounds == peer.verifier_forwards >= 1
         assert peer.accepted + peer.rounds == peer.new_tokens
         assert peer.proposed >= peer.accepted and peer.draft_forwards >= 1
+        lookup = runs[prompt.id, "hf-lookup"]
+        assert lookup.accepted + lookup.rounds == lookup.new_tokens == ours.new_tokens and lookup.draft_forwards == 0
         plain = runs[prompt.id, "hf-verifier"]
         assert plain.proposed == 0 and plain.rounds == plain.new_tokens and plain.mean_accepted_length is None
 

@@ -42,6 +42,9 @@ def test_method_options_and_peer_options():
     peer = parse_method("hf-assisted:num_assistant_tokens=5,num_assistant_tokens_schedule=constant")
     assert peer.label == "hf-assisted:num_assistant_tokens=5,num_assistant_tokens_schedule=constant"
     assert peer.peer_options == {"num_assistant_tokens": 5, "num_assistant_tokens_schedule": "constant"}
+    lookup = parse_method("hf-lookup:prompt_lookup_num_tokens=8")
+    assert lookup.label == "hf-lookup:prompt_lookup_num_tokens=8" and lookup.speculative
+    assert lookup.peer_options == {"prompt_lookup_num_tokens": 8, "max_matching_ngram_size": 3}
 
 
 def test_method_lists_keep_comma_separated_options_together():
@@ -60,6 +63,8 @@ def test_method_lists_keep_comma_separated_options_together():
         (["verifier", "hf-assisted:num_assistant_tokens=many"], "not a valid int"),
         (["verifier", "hf-assisted:num_assistant_tokens_schedule=fast"], "must be one of"),
         (["verifier", "hf-verifier:x=1"], "takes no options"),
+        (["verifier", "hf-lookup:num_assistant_tokens=5"], "hf-lookup: bad option"),
+        (["verifier", "hf-lookup:prompt_lookup_num_tokens=0"], "must be >= 1"),
         (["verifier", "magic"], "unknown method 'magic'"),
     ],
 )

@@ -1,9 +1,11 @@
 """What the benchmark can run: any verispec method spec, plus Hugging Face transformers as the peer.
 
 ``hf-assisted`` is transformers' own assisted generation (the verifier's ``generate`` with the draft
-as ``assistant_model``); ``hf-verifier`` is the verifier's plain ``generate``, so the peer can also
-be compared with its own plain decoding. Options of ``hf-assisted`` set the assistant's generation
-config, e.g. ``hf-assisted:num_assistant_tokens=5,num_assistant_tokens_schedule=constant``.
+as ``assistant_model``); ``hf-lookup`` is its prompt lookup decoding (``prompt_lookup_num_tokens``),
+the peer of ``sd:drafter=lookup``; ``hf-verifier`` is the verifier's plain ``generate``, so the peer
+can also be compared with its own plain decoding. Options of ``hf-assisted`` set the assistant's
+generation config, e.g. ``hf-assisted:num_assistant_tokens=5,num_assistant_tokens_schedule=constant``;
+those of ``hf-lookup`` go to ``generate``, e.g. ``hf-lookup:prompt_lookup_num_tokens=5``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from verispec.methods import Method
 BASELINE = "verifier"
 DRAFT_ONLY = "draft"
 HF_ASSISTED = "hf-assisted"
+HF_LOOKUP = "hf-lookup"
 HF_VERIFIER = "hf-verifier"
 DEFAULT_METHODS = (BASELINE, DRAFT_ONLY, "sd", HF_ASSISTED)
 
@@ -27,6 +30,9 @@ HF_ASSISTANT_OPTIONS: dict[str, type] = {
     "assistant_confidence_threshold": float,
 }
 _SCHEDULES = ("constant", "heuristic", "heuristic_transient")
+# transformers needs prompt_lookup_num_tokens to switch prompt lookup on; these defaults match sd:drafter=lookup's.
+HF_LOOKUP_OPTIONS: dict[str, type] = {"prompt_lookup_num_tokens": int, "max_matching_ngram_size": int}
+HF_LOOKUP_DEFAULTS: dict[str, Any] = {"prompt_lookup_num_tokens": 5, "max_matching_ngram_size": 3}
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class BenchMethod:
         """True when a draft proposes tokens that the verifier checks."""
         if self.method is not None:
             return self.method.spec.speculative
-        return self.peer == HF_ASSISTED
+        return self.peer in (HF_ASSISTED, HF_LOOKUP)
 
     def settings(self) -> dict[str, Any]:
         """The resolved settings, defaults included, for the results file."""
@@ -103,27 +109,31 @@ def parse_method(spec: str) -> BenchMethod:
             raise ConfigError(f"{HF_VERIFIER!r} takes no options, got {raw!r}")
         return BenchMethod(HF_VERIFIER, peer=HF_VERIFIER)
     if name == HF_ASSISTED:
-        options = _peer_options(raw)
+        options = _peer_options(HF_ASSISTED, raw, HF_ASSISTANT_OPTIONS)
         return BenchMethod(_label(HF_ASSISTED, options), peer=HF_ASSISTED, peer_options=options)
+    if name == HF_LOOKUP:
+        options = _peer_options(HF_LOOKUP, raw, HF_LOOKUP_OPTIONS)
+        return BenchMethod(_label(HF_LOOKUP, options), peer=HF_LOOKUP, peer_options={**HF_LOOKUP_DEFAULTS, **options})
     method = Method.parse(spec)
     return BenchMethod(method.label(), method=method)
 
 
-def _peer_options(raw: str) -> dict[str, Any]:
+def _peer_options(peer: str, raw: str, allowed: dict[str, type]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
         key, eq, value = item.partition("=")
-        if not eq or key not in HF_ASSISTANT_OPTIONS:
-            known = ", ".join(HF_ASSISTANT_OPTIONS)
-            raise ConfigError(f"{HF_ASSISTED}: bad option {item!r}; options are key=value with key in: {known}")
+        if not eq or key not in allowed:
+            known = ", ".join(allowed)
+            raise ConfigError(f"{peer}: bad option {item!r}; options are key=value with key in: {known}")
         try:
-            options[key] = HF_ASSISTANT_OPTIONS[key](value)
+            options[key] = allowed[key](value)
         except ValueError:
-            kind = HF_ASSISTANT_OPTIONS[key].__name__
-            raise ConfigError(f"{HF_ASSISTED}: option {key}={value!r} is not a valid {kind}") from None
+            raise ConfigError(f"{peer}: option {key}={value!r} is not a valid {allowed[key].__name__}") from None
     schedule = options.get("num_assistant_tokens_schedule")
     if schedule is not None and schedule not in _SCHEDULES:
-        raise ConfigError(f"{HF_ASSISTED}: num_assistant_tokens_schedule must be one of {', '.join(_SCHEDULES)}")
+        raise ConfigError(f"{peer}: num_assistant_tokens_schedule must be one of {', '.join(_SCHEDULES)}")
+    if any(isinstance(v, int) and v < 1 for k, v in options.items() if k in HF_LOOKUP_OPTIONS):
+        raise ConfigError(f"{peer}: {', '.join(HF_LOOKUP_OPTIONS)} must be >= 1")
     return options
 
 

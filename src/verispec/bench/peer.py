@@ -5,7 +5,8 @@ reads. From those, for assisted generation: ``rounds`` = verifier forward passes
 reads the prompt and the first draft together, so there is no separate prefill); ``proposed`` =
 draft tokens the verifier read (the first pass's length minus the prompt, then each pass's length
 minus the one token committed last round); ``accepted`` = new tokens − rounds (each round commits
-its kept draft tokens plus one verifier token).
+its kept draft tokens plus one verifier token). Prompt lookup counts the same way, with no draft
+model forwards.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, PreTrainedModel
 
-from verispec.bench.methods import HF_ASSISTED, BenchMethod
+from verispec.bench.methods import HF_ASSISTED, HF_LOOKUP, BenchMethod
 from verispec.bench.records import RunContext, RunRecord
 from verispec.pipeline import ModelHandle
 
@@ -110,10 +111,13 @@ def run_peer(
     model = verifier.model
     inputs = torch.tensor([list(prompt_ids)], dtype=torch.long, device=model.device)
     kwargs = _generate_kwargs(max_new_tokens, eos)
-    assisted = method.peer == HF_ASSISTED
-    if assisted:
+    assisted = method.peer in (HF_ASSISTED, HF_LOOKUP)
+    if method.peer == HF_ASSISTED:
         kwargs["assistant_model"] = draft.model
-    with assistant_config(draft.model, method.peer_options), counting(model) as vc, counting(draft.model) as dc:
+    if method.peer == HF_LOOKUP:
+        kwargs.update(method.peer_options)
+    assistant_options = method.peer_options if method.peer == HF_ASSISTED else {}
+    with assistant_config(draft.model, assistant_options), counting(model) as vc, counting(draft.model) as dc:
         start = time.perf_counter()
         output = model.generate(inputs, attention_mask=torch.ones_like(inputs), **kwargs)
         wall = time.perf_counter() - start

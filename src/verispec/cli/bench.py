@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from verispec.bench import BenchConfig, default_output_path, format_table, run_bench, write_json
-from verispec.bench.methods import DEFAULT_METHODS, HF_ASSISTED, HF_VERIFIER, split_specs
+from verispec.bench.methods import DEFAULT_METHODS, HF_ASSISTED, HF_LOOKUP, HF_VERIFIER, split_specs
 from verispec.bench.prompts import CATEGORIES
 from verispec.bench.runner import DEFAULT_MAX_NEW_TOKENS
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--methods", default=",".join(DEFAULT_METHODS), type=split_specs,
         help=f"comma list of method specs, 'verifier' required; e.g. verifier,sd:gamma=5,adaptive=false,{HF_ASSISTED},"
-             f"{HF_VERIFIER} (default: %(default)s)",
+             f"sd:drafter=lookup,{HF_LOOKUP},{HF_VERIFIER} (default: %(default)s)",
     )
     bench.add_argument("--no-peer", action="store_true", help="leave out transformers' generation (hf-* methods)")
     bench.add_argument(
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table and where the JSON went."""
-    methods = [m for m in args.methods if not (args.no_peer and m.split(":")[0] in (HF_ASSISTED, HF_VERIFIER))]
+    methods = [m for m in args.methods if not (args.no_peer and m.split(":")[0] in (HF_ASSISTED, HF_LOOKUP, HF_VERIFIER))]
     config = BenchConfig(
         methods=tuple(methods), max_new_tokens=args.max_new_tokens, categories=tuple(args.categories),
         limit=args.limit, warmup=not args.no_warmup, repeats=args.repeats,

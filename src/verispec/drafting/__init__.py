@@ -1,6 +1,7 @@
 """Drafters: propose tokens for the verifier to check."""
 
 from verispec.drafting.base import Draft, Drafter
+from verispec.drafting.lookup import PromptLookupDrafter, find_continuation
 from verispec.drafting.model_drafter import ModelDrafter
 
-__all__ = ["Draft", "Drafter", "ModelDrafter"]
+__all__ = ["Draft", "Drafter", "ModelDrafter", "PromptLookupDrafter", "find_continuation"]
