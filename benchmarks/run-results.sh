@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 QWEN=benchmarks/runs/qwen-coder-0.5b-1.5b-greedy     # Qwen 0.5B drafts for Qwen 1.5B, bf16, greedy
 SWEEP=judge:threshold=0.01,judge:threshold=0.2,judge:threshold=0.6
 NOCODE=judge:head=benchmarks/results/judge/head-without-code.safetensors
+# sd with the judge's drafting schedule (8 tokens, growing to 32): sd's defaults cap its accepted length
+# at 6, so the judge's accepted-length ratio is also reported against this.
+SDLONG=sd:gamma=8,adaptive=true
 TREE1=cosd-tree:tree=benchmarks/cosd/qwen0.5b+qwen1.5b.tree.json
 COLLM=co-llm:classifier=benchmarks/cosd/qwen0.5b+qwen1.5b.deferral.json
 COSD1="cosd-rule,$TREE1,avg,$COLLM"
@@ -27,10 +30,10 @@ qwen humaneval verifier,draft,sd 80
 qwen gsm8k verifier,draft,sd 100
 qwen mt_bench verifier,draft,sd 80
 # Issue 4: Judge Decoding and the relaxed rules beside it, the θ sweep, the head trained without code.
-qwen humaneval lenient,typical,judge 80
+qwen humaneval "lenient,typical,judge,$SDLONG" 80
 qwen humaneval "$NOCODE,$SWEEP" 80
 qwen mmlu lenient,typical,judge 200
-qwen gsm8k lenient,typical,judge 100
+qwen gsm8k "lenient,typical,judge,$SDLONG" 100
 qwen mt_bench lenient,typical,judge 80                  # about 5 hours on 2 cores
 # Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
 qwen arc_challenge verifier,draft,sd 60

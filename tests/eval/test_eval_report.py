@@ -321,12 +321,17 @@ def test_targets_check_length_against_sd_speed_against_draft_and_accuracy_agains
 def test_cli_adds_a_targets_table_and_names_what_exists(tmp_path, capsys):
     run = write_run(tmp_path / "run", target_records())
     assert main(["report", str(run), "--targets", "judge"]) == 0
-    section = capsys.readouterr().out.split("## Targets: judge\n")[1]
+    section = capsys.readouterr().out.split("## Targets: judge against sd\n")[1]
     math_row, code_row = [line for line in section.splitlines() if line.startswith(("| math", "| code"))]
     assert "2.50× (≥ 1.5×: met)" in math_row and math_row.endswith("| met |")
     assert "– (≥ 1.5×: –)" in code_row and code_row.endswith("| missed |")
     assert main(["report", str(run), "--targets", "lenient"]) == 2
     assert "--targets: no method 'lenient' in this run; it has: verifier, draft, sd, judge" in capsys.readouterr().err
+    assert main(["report", str(run), "--targets", "judge", "--targets-reference", "draft", "--targets-reference", "sd"]) == 0
+    out = capsys.readouterr().out
+    assert "## Targets: judge against draft" in out and "## Targets: judge against sd" in out and "| τ draft |" in out
+    assert main(["report", str(run), "--targets", "judge", "--targets-reference", "sd:gamma=8"]) == 2
+    assert "--targets-reference: no method 'sd:gamma=8' in this run" in capsys.readouterr().err
 
 
 def test_cli_writes_markdown_html_and_plots(tmp_path, capsys):

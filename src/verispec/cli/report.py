@@ -38,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--targets", action="append", default=[], metavar="METHOD",
         help="add a table of Judge Decoding's targets for this method label (repeatable): mean accepted length "
-        f">= {MIN_LENGTH_RATIO:g}x sd's, speed against draft-only's 1/c, accuracy inside verifier's 95%% CI",
+        f">= {MIN_LENGTH_RATIO:g}x the reference's, speed against draft-only's 1/c, accuracy inside verifier's 95%% CI",
+    )
+    parser.add_argument(
+        "--targets-reference", action="append", default=[], metavar="METHOD",
+        help="the lossless method whose accepted length --targets compares with (repeatable; default sd), "
+        "e.g. sd:adaptive=true,gamma=8 for sd with the judge's drafting schedule",
     )
     parser.set_defaults(func=run)
 
@@ -50,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
             args.run_dir, baseline=args.baseline,
             tasks_only=_specs(args.tasks), methods_only=_specs(args.methods),
         )
-    text = report.markdown() + "".join(_targets_section(report, method) for method in args.targets)
+    references = args.targets_reference or ["sd"]
+    text = report.markdown() + "".join(
+        _targets_section(report, method, reference) for method in args.targets for reference in references
+    )
     print(text, end="")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _targets_section(report: RunReport, method: str) -> str:
-    checks = check_targets(report.rows, method, baseline=report.baseline)
-    if not checks:
-        raise ConfigError(f"--targets: no method {method!r} in this run; it has: {_methods(report)}")
-    return f"\n## Targets: {method}\n\n" + targets_markdown(checks)
+def _targets_section(report: RunReport, method: str, reference: str) -> str:
+    for option, label in (("--targets", method), ("--targets-reference", reference)):
+        if not any(row.method == label for row in report.rows):
+            raise ConfigError(f"{option}: no method {label!r} in this run; it has: {_methods(report)}")
+    checks = check_targets(report.rows, method, reference=reference, baseline=report.baseline)
+    return f"\n## Targets: {method} against {reference}\n\n" + targets_markdown(checks, reference=reference)
 
 
 def _methods(report: RunReport) -> str:
