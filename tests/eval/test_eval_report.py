@@ -330,6 +330,10 @@ def test_cli_adds_a_targets_table_and_names_what_exists(tmp_path, capsys):
     assert main(["report", str(run), "--targets", "judge", "--targets-reference", "draft", "--targets-reference", "sd"]) == 0
     out = capsys.readouterr().out
     assert "## Targets: judge against draft" in out and "## Targets: judge against sd" in out and "| τ draft |" in out
+    long_sd = [make_record("math", i, "sd:adaptive=true,gamma=8", rounds=4) for i in "ab"]
+    write_run(run, target_records() + long_sd)
+    assert main(["report", str(run), "--targets", "judge", "--targets-reference", "sd:gamma=8,adaptive=true"]) == 0
+    assert "## Targets: judge against sd:adaptive=true,gamma=8" in capsys.readouterr().out  # options in any order
     assert main(["report", str(run), "--targets", "judge", "--targets-reference", "sd:gamma=8"]) == 2
     assert "--targets-reference: no method 'sd:gamma=8' in this run" in capsys.readouterr().err
 

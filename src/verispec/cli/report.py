@@ -8,6 +8,7 @@ from pathlib import Path
 
 from verispec.cli.eval import split_specs, warnings_to_stderr
 from verispec.errors import ConfigError
+from verispec.methods import Method
 from verispec.eval.report import (
     BASELINE,
     RunReport,
@@ -53,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
     with warnings_to_stderr():
         report = load_report(
             args.run_dir, baseline=args.baseline,
-            tasks_only=_specs(args.tasks), methods_only=_specs(args.methods),
+            tasks_only=_specs(args.tasks), methods_only=[canonical_label(m) for m in _specs(args.methods)],
         )
-    references = args.targets_reference or ["sd"]
+    references = [canonical_label(r) for r in args.targets_reference] or ["sd"]
     text = report.markdown() + "".join(
-        _targets_section(report, method, reference) for method in args.targets for reference in references
+        _targets_section(report, canonical_label(method), reference) for method in args.targets for reference in references
     )
     print(text, end="")
     if args.markdown:
@@ -87,3 +88,11 @@ def _methods(report: RunReport) -> str:
 
 def _specs(text: str | None) -> list[str]:
     return split_specs([text]) if text else []
+
+
+def canonical_label(spec: str) -> str:
+    """A method spec as results files label it (options sorted), so options may come in any order."""
+    try:
+        return Method.parse(spec).label()
+    except ConfigError:
+        return spec  # an unknown method: the report names the ones the run has
