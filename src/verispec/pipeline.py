@@ -278,6 +278,7 @@ class Pipeline:
         return engine, self.verifier
 
     def _drafter(self, method: Method, params: SamplingParams) -> Drafter:
+        """Prompt lookup, or the draft model (which must share the verifier's vocabulary)."""
         verifier = self.verifier
         if not method.uses_draft_model:
             return PromptLookupDrafter(

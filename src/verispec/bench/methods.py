@@ -110,15 +110,21 @@ def parse_method(spec: str) -> BenchMethod:
         return BenchMethod(HF_VERIFIER, peer=HF_VERIFIER)
     if name == HF_ASSISTED:
         options = _peer_options(HF_ASSISTED, raw, HF_ASSISTANT_OPTIONS)
+        schedule = options.get("num_assistant_tokens_schedule")
+        if schedule is not None and schedule not in _SCHEDULES:
+            raise ConfigError(f"{HF_ASSISTED}: num_assistant_tokens_schedule must be one of {', '.join(_SCHEDULES)}")
         return BenchMethod(_label(HF_ASSISTED, options), peer=HF_ASSISTED, peer_options=options)
     if name == HF_LOOKUP:
         options = _peer_options(HF_LOOKUP, raw, HF_LOOKUP_OPTIONS)
+        if any(value < 1 for value in options.values()):
+            raise ConfigError(f"{HF_LOOKUP}: {', '.join(HF_LOOKUP_OPTIONS)} must be >= 1, got {options}")
         return BenchMethod(_label(HF_LOOKUP, options), peer=HF_LOOKUP, peer_options={**HF_LOOKUP_DEFAULTS, **options})
     method = Method.parse(spec)
     return BenchMethod(method.label(), method=method)
 
 
 def _peer_options(peer: str, raw: str, allowed: dict[str, type]) -> dict[str, Any]:
+    """``key=value`` options of a transformers peer, each converted to its type."""
     options: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
         key, eq, value = item.partition("=")
@@ -129,11 +135,6 @@ def _peer_options(peer: str, raw: str, allowed: dict[str, type]) -> dict[str, An
             options[key] = allowed[key](value)
         except ValueError:
             raise ConfigError(f"{peer}: option {key}={value!r} is not a valid {allowed[key].__name__}") from None
-    schedule = options.get("num_assistant_tokens_schedule")
-    if schedule is not None and schedule not in _SCHEDULES:
-        raise ConfigError(f"{peer}: num_assistant_tokens_schedule must be one of {', '.join(_SCHEDULES)}")
-    if any(isinstance(v, int) and v < 1 for k, v in options.items() if k in HF_LOOKUP_OPTIONS):
-        raise ConfigError(f"{peer}: {', '.join(HF_LOOKUP_OPTIONS)} must be >= 1")
     return options
 
 

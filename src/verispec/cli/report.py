@@ -8,17 +8,9 @@ from pathlib import Path
 
 from verispec.cli.eval import split_specs, warnings_to_stderr
 from verispec.errors import ConfigError
-from verispec.methods import Method
-from verispec.eval.report import (
-    BASELINE,
-    RunReport,
-    check_targets,
-    load_report,
-    targets_markdown,
-    write_html,
-    write_plots,
-)
+from verispec.eval.report import BASELINE, RunReport, check_targets, load_report, targets_markdown, write_html, write_plots
 from verispec.eval.report.targets import MIN_LENGTH_RATIO
+from verispec.methods import Method
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,19 +3,8 @@
 from verispec.eval.report.html import render_html, write_html
 from verispec.eval.report.load import RunReport, load_report
 from verispec.eval.report.plots import PlotDependencyError, option_sweeps, write_plots
-from verispec.eval.report.stats import (
-    Interval,
-    mcnemar_exact,
-    paired_bootstrap_difference,
-    wilson_interval,
-)
-from verispec.eval.report.summary import (
-    BASELINE,
-    Comparison,
-    ItemOutcome,
-    MethodRow,
-    summarize,
-)
+from verispec.eval.report.stats import Interval, mcnemar_exact, paired_bootstrap_difference, wilson_interval
+from verispec.eval.report.summary import BASELINE, Comparison, ItemOutcome, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report, markdown_table
 from verispec.eval.report.targets import TargetCheck, check_targets, targets_markdown
 

@@ -13,13 +13,7 @@ from dataclasses import dataclass
 
 from verispec.eval.report.stats import Interval
 from verispec.eval.report.summary import BASELINE, MethodRow
-from verispec.eval.report.tables import (
-    DASH,
-    accuracy_cell,
-    difference_cell,
-    number_cell,
-    table_line,
-)
+from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, number_cell, table_line
 
 MIN_LENGTH_RATIO = 1.5
 
