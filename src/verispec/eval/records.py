@@ -147,28 +147,29 @@ def _short(error: Exception) -> str:
 class RecordWriter:
     """Appends records to a results file, one whole line per write, synced to disk.
 
-    On opening, a torn last line (no final newline) is ended with a newline, so that new records
-    never glue onto it; the torn line itself is kept, as the file is append-only, and readers skip it.
+    The file is opened for each record, not held open: a run lasts days, and a file replaced
+    meanwhile (a git checkout or stash of a committed run, a sync tool) must receive the next
+    records, not an unlinked copy of itself. A torn last line (no final newline) is ended with a
+    newline first, so that new records never glue onto it; the torn line itself is kept, as the
+    file is append-only, and readers skip it.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: Any = None
 
     def __enter__(self) -> RecordWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "ab")
-        if self._handle.tell() > 0 and not _ends_with_newline(self.path):
-            self._handle.write(b"\n")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._handle.close()
+        return None
 
     def append(self, record: SampleRecord) -> None:
-        self._handle.write(record.to_json().encode("utf-8") + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with open(self.path, "ab") as handle:
+            torn = handle.tell() > 0 and not _ends_with_newline(self.path)
+            handle.write((b"\n" if torn else b"") + record.to_json().encode("utf-8") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def _ends_with_newline(path: Path) -> bool:
