@@ -22,6 +22,7 @@ DRAFT_ONLY = "draft"
 HF_ASSISTED = "hf-assisted"
 HF_LOOKUP = "hf-lookup"
 HF_VERIFIER = "hf-verifier"
+PEERS = (HF_ASSISTED, HF_LOOKUP, HF_VERIFIER)  # transformers' own generation
 DEFAULT_METHODS = (BASELINE, DRAFT_ONLY, "sd", HF_ASSISTED)
 
 HF_ASSISTANT_OPTIONS: dict[str, type] = {

@@ -111,12 +111,13 @@ def run_peer(
     model = verifier.model
     inputs = torch.tensor([list(prompt_ids)], dtype=torch.long, device=model.device)
     kwargs = _generate_kwargs(max_new_tokens, eos)
-    assisted = method.peer in (HF_ASSISTED, HF_LOOKUP)
+    assisted = method.speculative
+    assistant_options: dict[str, Any] = {}
     if method.peer == HF_ASSISTED:
         kwargs["assistant_model"] = draft.model
-    if method.peer == HF_LOOKUP:
+        assistant_options = method.peer_options
+    elif method.peer == HF_LOOKUP:
         kwargs.update(method.peer_options)
-    assistant_options = method.peer_options if method.peer == HF_ASSISTED else {}
     with assistant_config(draft.model, assistant_options), counting(model) as vc, counting(draft.model) as dc:
         start = time.perf_counter()
         output = model.generate(inputs, attention_mask=torch.ones_like(inputs), **kwargs)

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from verispec.bench import BenchConfig, default_output_path, format_table, run_bench, write_json
-from verispec.bench.methods import DEFAULT_METHODS, HF_ASSISTED, HF_LOOKUP, HF_VERIFIER, split_specs
+from verispec.bench.methods import DEFAULT_METHODS, HF_ASSISTED, HF_LOOKUP, HF_VERIFIER, PEERS, split_specs
 from verispec.bench.prompts import CATEGORIES
 from verispec.bench.runner import DEFAULT_MAX_NEW_TOKENS
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table and where the JSON went."""
-    methods = [m for m in args.methods if not (args.no_peer and m.split(":")[0] in (HF_ASSISTED, HF_LOOKUP, HF_VERIFIER))]
+    methods = [m for m in args.methods if not (args.no_peer and m.split(":")[0] in PEERS)]
     config = BenchConfig(
         methods=tuple(methods), max_new_tokens=args.max_new_tokens, categories=tuple(args.categories),
         limit=args.limit, warmup=not args.no_warmup, repeats=args.repeats,

@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from verispec.errors import ConfigError
 
@@ -156,26 +156,23 @@ class RecordWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    def __enter__(self) -> RecordWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, record: SampleRecord) -> None:
-        with open(self.path, "ab") as handle:
-            torn = handle.tell() > 0 and not _ends_with_newline(self.path)
-            handle.write((b"\n" if torn else b"") + record.to_json().encode("utf-8") + b"\n")
+        with open(self.path, "a+b") as handle:  # writes append; reads see the current last byte
+            mend = b"\n" if _last_line_torn(handle) else b""
+            handle.write(mend + record.to_json().encode("utf-8") + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
+def _last_line_torn(handle: BinaryIO) -> bool:
+    """Whether the file is non-empty and lacks a final newline."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return False
+    handle.seek(size - 1)
+    return handle.read(1) != b"\n"
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,8 @@ class _Runner:
         planned = len(self.plan.samples(self.config.turns)) * len(self.plan.methods)
         pending = self._pending()
         resumed = planned - len(pending)
-        with RecordWriter(self.config.out / RESULTS_FILE) as writer, self._bar(planned, resumed) as bar:
+        writer = RecordWriter(self.config.out / RESULTS_FILE)
+        with self._bar(planned, resumed) as bar:
             if pending and self.config.warmup_tokens:
                 self._warm_up(*pending[0])
             for _, task, items in self.plan.tasks:

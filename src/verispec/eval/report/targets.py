@@ -22,9 +22,7 @@ MIN_LENGTH_RATIO = 1.5
 class TargetCheck:
     """One task's numbers for ``method`` against the reference method, the ceiling and the baseline.
 
-    ``length_ratio`` is the method's mean accepted length over the reference's; ``ceiling_share``
-    its speedup over the ceiling method's (1.0 means as fast as drafting alone). A field is None
-    when the run lacks what it needs (a method not run on the task, no timed items).
+    A field is None when the run lacks what it needs (a method not run on the task, no timed items).
     """
 
     task: str
@@ -32,14 +30,22 @@ class TargetCheck:
     items: int
     mean_accepted_length: float | None
     reference_accepted_length: float | None
-    length_ratio: float | None
     speedup: float | None
     ceiling_speedup: float | None
-    ceiling_share: float | None
     accuracy: Interval | None
     baseline_accuracy: Interval | None
     difference: Interval | None  # paired, method minus baseline
     min_length_ratio: float = MIN_LENGTH_RATIO
+
+    @property
+    def length_ratio(self) -> float | None:
+        """The method's mean accepted length over the reference's."""
+        return _ratio(self.mean_accepted_length, self.reference_accepted_length)
+
+    @property
+    def ceiling_share(self) -> float | None:
+        """The method's speedup over the ceiling method's (1.0: as fast as drafting alone)."""
+        return _ratio(self.speedup, self.ceiling_speedup)
 
     @property
     def length_met(self) -> bool | None:
@@ -69,17 +75,14 @@ def check_targets(
         if row is None:
             continue
         ref, top, base = (by_key.get((task, name)) for name in (reference, ceiling, baseline))
-        speedup, ceiling_speedup = _speedup(row), _speedup(top)
         checks.append(TargetCheck(
             task=task,
             method=method,
             items=row.items,
             mean_accepted_length=row.mean_accepted_length,
             reference_accepted_length=ref.mean_accepted_length if ref else None,
-            length_ratio=_ratio(row.mean_accepted_length, ref.mean_accepted_length if ref else None),
-            speedup=speedup,
-            ceiling_speedup=ceiling_speedup,
-            ceiling_share=_ratio(speedup, ceiling_speedup),
+            speedup=_speedup(row),
+            ceiling_speedup=_speedup(top),
             accuracy=row.accuracy,
             baseline_accuracy=base.accuracy if base else None,
             difference=row.comparison.difference if row.comparison else None,
