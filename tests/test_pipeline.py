@@ -51,6 +51,15 @@ def test_chat_messages_use_the_chat_template(pipe):
     assert pipe.verifier.tokenizer.decode(result.prompt_token_ids) == "<user>hi\n<assistant>"
 
 
+def test_token_id_prompts_continue_exactly_where_text_prompts_do(pipe):
+    messages = [{"role": "user", "content": "hi"}]
+    from_text = pipe.generate(messages, method="sd", max_new_tokens=12)
+    from_ids = pipe.generate(from_text.prompt_token_ids, method="sd", max_new_tokens=12)
+    assert from_ids.token_ids == from_text.token_ids and from_ids.prompt_token_ids == from_text.prompt_token_ids
+    resumed = pipe.generate([*from_text.prompt_token_ids, *from_text.token_ids[:5]], method="verifier", max_new_tokens=7)
+    assert resumed.token_ids == from_text.token_ids[5:]  # greedy sd in fp32 is the verifier's greedy output
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -63,6 +72,8 @@ def test_chat_messages_use_the_chat_template(pipe):
         ({"prompt": "hi", "method": "lenient:l=2"}, ConfigError, "l must be in"),
         ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, draft_vocab, drafter, gamma"),
         ({"prompt": "hi", "temperature": -1}, ConfigError, "temperature must be >= 0"),
+        ({"prompt": [5, 10**6]}, PromptError, r"token ids \[1000000\] are outside the vocabulary"),
+        ({"prompt": [5, 6], "method": "cosd-rule"}, PromptError, "not token ids"),
     ],
 )
 def test_bad_input_raises_typed_errors(pipe, kwargs, error, match):

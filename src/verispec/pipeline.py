@@ -163,7 +163,8 @@ class Pipeline:
     ) -> Iterator[StreamChunk]:
         """Yield committed text round by round; the final chunk holds the :class:`GenerationResult`.
 
-        ``prompt`` is raw text, or chat messages (the chat template is applied). ``chat=True``
+        ``prompt`` is raw text, chat messages (the chat template is applied), or token ids of the
+        writer's tokenizer, taken as they are (to continue a given token sequence). ``chat=True``
         treats a string as one user message. ``method`` is a name with options
         (``"lenient:l=0.5"``) or a :class:`Method`; keyword options such as ``gamma=8`` override.
         """

@@ -10,7 +10,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from verispec.errors import PromptError
 
 Messages = Sequence[Mapping[str, str]]
-Prompt = Union[str, Messages]
+TokenIds = Sequence[int]
+Prompt = Union[str, Messages, TokenIds]
 
 # End-of-turn markers of common chat formats; counted as EOS when the tokenizer knows them.
 _END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
@@ -33,8 +34,22 @@ def same_vocabulary(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> b
     return a is b or (len(a) == len(b) and a.get_vocab() == b.get_vocab())
 
 
+def is_token_ids(prompt: Prompt) -> bool:
+    """True when ``prompt`` is already token ids (a non-empty sequence of ints)."""
+    return not isinstance(prompt, str) and len(prompt) > 0 and all(isinstance(t, int) for t in prompt)
+
+
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt, *, chat: bool) -> list[int]:
-    """Token ids of a raw prompt, or of chat messages (or a string as one user turn) via the chat template."""
+    """Token ids of a raw prompt, or of chat messages (or a string as one user turn) via the chat template.
+
+    Token ids pass through unchanged (``chat`` does not apply to them) once checked against the vocabulary.
+    """
+    if is_token_ids(prompt):
+        ids = [int(t) for t in prompt]  # type: ignore[union-attr]
+        outside = [t for t in ids if not 0 <= t < len(tokenizer)]
+        if outside:
+            raise PromptError(f"token ids {outside[:5]} are outside the vocabulary of {len(tokenizer)} tokens")
+        return ids
     if isinstance(prompt, str):
         if not prompt:
             raise PromptError("the prompt is empty: pass some text to continue or a question to answer")

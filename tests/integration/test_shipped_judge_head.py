@@ -3,7 +3,7 @@
 import pytest
 
 from verispec import Pipeline
-from verispec.judge.head import JudgeHead, VerifierIdentity
+from verispec.judge.head import VerifierIdentity
 from verispec.models import cache
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.provenance import Provenance

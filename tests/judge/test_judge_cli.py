@@ -87,13 +87,14 @@ def test_missing_data_is_one_error_line(verifier_dir, tmp_path, capsys):
     assert "error: the data set" in capsys.readouterr().err
 
 
-def test_build_data_is_wired_to_the_builder(capsys):
+@pytest.mark.parametrize(("command", "module"), [("build-data", "build"), ("mine-rollouts", "rollouts")])
+def test_data_commands_are_wired_to_their_builders(capsys, command, module):
     try:
-        importlib.import_module("verispec.judge.data.build")
+        importlib.import_module(f"verispec.judge.data.{module}")
     except ModuleNotFoundError:
-        assert main(["judge", "build-data"]) == 2
-        assert "judge data builder (verispec.judge.data.build) is not in this installation" in capsys.readouterr().err
+        assert main(["judge", command]) == 2
+        assert "judge data builder (verispec.judge.data) is not in this installation" in capsys.readouterr().err
         return
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["judge", "build-data", "--help"])
+        build_parser().parse_args(["judge", command, "--help"])
     assert exit_info.value.code == 0

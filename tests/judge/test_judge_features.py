@@ -115,3 +115,19 @@ def test_chosen_samples_reuse_the_cache_of_the_whole_set(verifier, tokenizer, tm
     chosen = extract_chosen(SAMPLES, SAMPLES[:1], verifier, tokenizer, cache_dir=tmp_path, progress=False)
     assert len(list(tmp_path.iterdir())) == 1
     assert torch.equal(chosen.hidden, whole.of_samples(["a"]).hidden)
+
+
+def test_context_characters_give_no_rows_and_the_rest_match_the_whole_response(verifier, tokenizer):
+    whole = sample("w", "It is 5, since 2+2=5.", error_start=6)
+    judged = JudgeSample("j", whole.messages, whole.response, 6, labels_from=5)  # "It is" is context
+    features = extract_features([whole, judged], verifier, tokenizer, cache_dir=None, progress=False)
+    rows_whole, rows_judged = features.sample == 0, features.sample == 1
+    assert features.good[rows_judged].tolist() == [True, False]  # the space, then the bad "5"
+    assert torch.equal(features.hidden[rows_judged], features.hidden[rows_whole][5:])
+    assert torch.equal(features.exact[rows_judged], features.exact[rows_whole][5:])
+
+
+def test_context_changes_the_cache_key_only_when_present(verifier):
+    plain = sample("a", "It is 5.")
+    assert plain.fingerprint() == JudgeSample(plain.id, plain.messages, plain.response, None, labels_from=0).fingerprint()
+    assert plain.fingerprint() != JudgeSample(plain.id, plain.messages, plain.response, None, labels_from=3).fingerprint()

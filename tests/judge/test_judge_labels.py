@@ -77,3 +77,16 @@ def test_labels_from_ends_edges():
     assert labels_from_ends([2, 4, 6], 0) == [False]
     assert labels_from_ends([2, 4, 6], 4) == [True, True, False]
     assert labels_from_ends([], 3) == []
+
+
+def test_context_tokens_are_read_but_not_labelled():
+    text = "The answer is forty"
+    labels = label_tokens(word_tokenizer(), text, None, labels_from=text.index(" forty"))
+    assert labels.context == 3 and labels.good == [True] and labels.end == 4
+
+
+def test_an_error_right_after_the_context_labels_one_bad_token():
+    text = "The answer is forty"
+    start = text.index(" forty")
+    labels = label_tokens(word_tokenizer(), text, start, labels_from=start)
+    assert labels.context == 3 and labels.good == [False]

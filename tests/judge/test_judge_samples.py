@@ -18,6 +18,13 @@ def test_reads_samples_with_the_first_error_span(make_record, write_jsonl):
     assert first.messages == ({"role": "user", "content": "What is 2+2?"},)
     assert (first.source, first.task, first.labelled_by) == ("math", "gsm8k", "test")
     assert summarize_samples([first, second])["with_error"] == 1
+    assert first.labels_from == 0  # optional: no context unless given
+
+
+def test_reads_context_offsets(make_record, write_jsonl):
+    path = write_jsonl("c.jsonl", [{**make_record("1-c", "The answer is 5."), "error_spans": [[14, 15]], "labels_from": 13}])
+    (only,) = read_samples([path])
+    assert (only.labels_from, only.error_start) == (13, 14)
 
 
 @pytest.mark.parametrize(
@@ -28,6 +35,10 @@ def test_reads_samples_with_the_first_error_span(make_record, write_jsonl):
         ('{"id": "x", "response": "r", "error_spans": []}', "needs the fields id, messages, response, error_spans"),
         ('{"id": "x", "messages": [{"role": "user", "content": "q"}], "response": "abc", "error_spans": [[2, 5]]}',
          r"error span \[2, 5\] is not \[start, end\] with 0 <= start < end <= 3"),
+        ('{"id": "x", "messages": [{"role": "user", "content": "q"}], "response": "abc", "error_spans": [[0, 1]], "labels_from": 1}',
+         r"the error starts at 0, inside the context \(labels_from 1\)"),
+        ('{"id": "x", "messages": [{"role": "user", "content": "q"}], "response": "abc", "error_spans": [], "labels_from": 3}',
+         r"labels_from must be a character offset in \[0, 3\), got 3"),
     ],
 )
 def test_malformed_lines_are_refused_with_their_place(make_record, write_jsonl, line, match):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from pathlib import Path
 
@@ -24,30 +25,34 @@ _TABLE_STEP = 0.1  # rows of the printed θ table; the JSON holds the whole curv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``judge`` command and its ``build-data``, ``train`` and ``evaluate`` subcommands."""
+    """Add the ``judge`` command and its ``build-data``, ``mine-rollouts``, ``train`` and ``evaluate`` subcommands."""
     judge = subparsers.add_parser("judge", help="Judge Decoding: build labelled data, train and evaluate judge heads")
     commands = judge.add_subparsers(dest="judge_command", required=True, metavar="COMMAND")
-    _register_build_data(commands)
+    _register_data_command(commands, "build-data", "build a labelled data set (JSONL) for judge training", "build")
+    _register_data_command(
+        commands, "mine-rollouts", "label the draft's own disagreements with the verifier by rollouts (JSONL)", "rollouts"
+    )
     _register_train(commands)
     _register_evaluate(commands)
 
 
-def _register_build_data(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("build-data", help="build a labelled data set (JSONL) for judge training")
+def _register_data_command(commands: argparse._SubParsersAction, name: str, help_text: str, module: str) -> None:
+    """A subcommand whose options and runner live in ``verispec.judge.data.<module>``."""
+    parser = commands.add_parser(name, help=help_text)
     try:
-        from verispec.judge.data.build import add_arguments, run
+        builder = importlib.import_module(f"verispec.judge.data.{module}")
     except ModuleNotFoundError as err:
         if not (err.name or "").startswith("verispec.judge.data"):
             raise
         parser.set_defaults(func=_builder_missing)
         return
-    add_arguments(parser)
-    parser.set_defaults(func=run)
+    builder.add_arguments(parser)
+    parser.set_defaults(func=builder.run)
 
 
 def _builder_missing(args: argparse.Namespace) -> int:
     raise ConfigError(
-        "the judge data builder (verispec.judge.data.build) is not in this installation: reinstall verispec, "
+        "the judge data builder (verispec.judge.data) is not in this installation: reinstall verispec, "
         "or write the JSONL data yourself (format: verispec.judge.samples)"
     )
 

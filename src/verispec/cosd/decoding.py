@@ -31,7 +31,7 @@ from verispec.errors import ConfigError, PromptError
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
 from verispec.text import TextTracker
-from verispec.tokens import Prompt
+from verispec.tokens import Prompt, is_token_ids
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ class Decoder(ABC):
         """
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if is_token_ids(prompt):
+            raise PromptError("collaborative methods read the prompt with every model's own tokenizer: pass text or chat messages, not token ids")
         chat = not isinstance(prompt, str) if chat is None else chat
         for member, role in zip(self.members, self.roles):
             member.read_prompt(prompt, chat=chat, role=role)

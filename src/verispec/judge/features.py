@@ -177,9 +177,9 @@ def _sample_features(
 ) -> tuple[torch.Tensor, list[bool], torch.Tensor] | None:
     """(hidden ``[n, d]``, labels, exact ``[n]``) for the ``n`` labelled tokens; None if none fit."""
     prompt = encode_prompt(tokenizer, list(sample.messages), chat=True)
-    labels = label_tokens(tokenizer, sample.response, sample.error_start)
-    tokens = labels.token_ids[: labels.labelled]
-    if not tokens or len(prompt) + len(tokens) > verifier.max_context:
+    labels = label_tokens(tokenizer, sample.response, sample.error_start, sample.labels_from)
+    tokens = labels.token_ids[: labels.end]
+    if not labels.good or len(prompt) + len(tokens) > verifier.max_context:
         return None
     verifier.reset()
     states = verifier.forward([*prompt, *tokens], last_only=True, hidden=True).hidden
@@ -189,7 +189,7 @@ def _sample_features(
     window = states[len(prompt) - 1 :]
     greedy = _greedy_tokens(verifier, window[:-1])
     exact = (greedy == torch.tensor(tokens, device=greedy.device)).cpu()
-    return window[1:].float().cpu(), labels.good, exact
+    return window[1 + labels.context :].float().cpu(), labels.good, exact[labels.context :]
 
 
 @torch.inference_mode()

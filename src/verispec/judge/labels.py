@@ -2,11 +2,14 @@
 
 Tokens that end at or before the first error's start are good; the first token that ends after it
 (the one that overlaps the start) is bad; later tokens are not labelled, as in the paper: after an
-error, what is "right" is no longer defined.
+error, what is "right" is no longer defined. A sample may also mark its first characters as context
+(``labels_from``): tokens that end there or before are read but not labelled, so that a sample can
+judge one drafted token after a prefix whose tokens other samples already label.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,20 +18,34 @@ from transformers import PreTrainedTokenizerBase
 
 @dataclass(frozen=True)
 class TokenLabels:
-    """A response's token ids; ``good[i]`` labels ``token_ids[i]`` for the first ``len(good)`` tokens."""
+    """A response's token ids; ``good[i]`` labels ``token_ids[context + i]``.
+
+    The first ``context`` tokens are context only; tokens from ``end`` on are not labelled.
+    """
 
     token_ids: list[int]
     good: list[bool]
+    context: int = 0
 
     @property
     def labelled(self) -> int:
         return len(self.good)
 
+    @property
+    def end(self) -> int:
+        return self.context + len(self.good)
 
-def label_tokens(tokenizer: PreTrainedTokenizerBase, response: str, error_start: int | None) -> TokenLabels:
-    """Tokenize ``response`` on its own (as the verifier would write it) and label its tokens."""
+
+def label_tokens(
+    tokenizer: PreTrainedTokenizerBase, response: str, error_start: int | None, labels_from: int = 0
+) -> TokenLabels:
+    """Tokenize ``response`` on its own (as the verifier would write it) and label its tokens.
+
+    Tokens that end at or before character ``labels_from`` are context (0: none).
+    """
     ids, ends = token_ends(tokenizer, response)
-    return TokenLabels(ids, labels_from_ends(ends, error_start))
+    context = bisect_right(ends, labels_from) if labels_from else 0
+    return TokenLabels(ids, labels_from_ends(ends[context:], error_start), context)
 
 
 def token_ends(tokenizer: PreTrainedTokenizerBase, response: str) -> tuple[list[int], list[int]]:

@@ -4,11 +4,12 @@ One sample per line, as ``verispec judge build-data`` writes them::
 
     {"id": str, "source": "math"|"code"|"choice"|"chat", "task": str, "item_id": str,
      "messages": [{"role": ..., "content": ...}, ...], "response": str, "model": str,
-     "error_spans": [[start, end], ...], "labelled_by": str}
+     "error_spans": [[start, end], ...], "labelled_by": str, "labels_from": int (optional)}
 
 ``error_spans`` are character offsets into ``response``; an empty list marks a response whose every
 token is good. Only the first span matters: tokens before it are good, the token where it starts is
-bad, later tokens are not labelled.
+bad, later tokens are not labelled. ``labels_from`` (default 0) marks the first characters as context
+whose tokens are read but not labelled; no error may start inside them.
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ class JudgeSample:
     task: str = ""
     model: str = ""
     labelled_by: str = ""
+    labels_from: int = 0
 
     def fingerprint(self) -> str:
         """A hash of what labelling and feature extraction read (for feature caches)."""
         data = [self.id, list(self.messages), self.response, self.error_start]
+        if self.labels_from:  # only then, so samples without context keep their cached features
+            data.append(self.labels_from)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -124,16 +128,27 @@ def _parse(record: Any, where: str) -> JudgeSample:
     response = record["response"]
     if not isinstance(record["id"], str) or not isinstance(response, str):
         raise JudgeDataError(f"{where}: id and response must be strings")
+    labels_from = _labels_from(record.get("labels_from", 0), len(response), where)
+    error_start = _error_start(record["error_spans"], len(response), where)
+    if error_start is not None and error_start < labels_from:
+        raise JudgeDataError(f"{where}: the error starts at {error_start}, inside the context (labels_from {labels_from})")
     return JudgeSample(
         id=record["id"],
         messages=_messages(record["messages"], where),
         response=response,
-        error_start=_error_start(record["error_spans"], len(response), where),
+        error_start=error_start,
         source=str(record.get("source", "")),
         task=str(record.get("task", "")),
         model=str(record.get("model", "")),
         labelled_by=str(record.get("labelled_by", "")),
+        labels_from=labels_from,
     )
+
+
+def _labels_from(value: Any, length: int, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < max(length, 1):
+        raise JudgeDataError(f"{where}: labels_from must be a character offset in [0, {length}), got {value!r}")
+    return value
 
 
 def _messages(value: Any, where: str) -> tuple[dict[str, str], ...]:

@@ -30,6 +30,14 @@ def test_a_record_has_exactly_the_agreed_fields_and_round_trips() -> None:
     assert Sample.from_dict(record) == original
 
 
+def test_a_context_offset_is_written_only_when_there_is_one() -> None:
+    judged = Sample("t::1::m::at8", "math", "t", "1", [{"role": "user", "content": "q"}], "2 + 2 = 5", "m", [(8, 9)], "test", labels_from=8)
+    record = json.loads(judged.to_json())
+    assert record["labels_from"] == 8 and Sample.from_dict(record) == judged
+    with pytest.raises(JudgeDataError, match="labelled part of the response"):
+        Sample("t::1::m::at9", "math", "t", "1", [{"role": "user", "content": "q"}], "2 + 2 = 5", "m", [(7, 9)], "test", labels_from=8)
+
+
 @pytest.mark.parametrize("span", [(5, 5), (8, 10), (-1, 2)])
 def test_spans_outside_the_response_are_refused(span: tuple[int, int]) -> None:
     with pytest.raises(JudgeDataError, match="span"):

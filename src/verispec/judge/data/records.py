@@ -1,7 +1,8 @@
 """The records the builder writes: one labelled response per JSON line, and the file they go to.
 
 A record holds the prompt (chat messages), the response text, who wrote it, and the character
-spans of its errors (the first span is the first error; none means every token is good). Spans
+spans of its errors (the first span is the first error; none means every token is good); a record
+may mark its first characters as context that is read but not labelled (``labels_from``). Spans
 are offsets into the response text, not token ids, so one data set trains heads for any
 verifier's tokenizer.
 """
@@ -35,15 +36,18 @@ class Sample:
     model: str
     error_spans: list[Span]
     labelled_by: str
+    labels_from: int = 0  # the first characters are context: their tokens are not labelled
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise JudgeDataError(f"sample {self.id}: source must be one of {SOURCES}, got {self.source!r}")
+        if not 0 <= self.labels_from < max(len(self.response), 1):
+            raise JudgeDataError(f"sample {self.id}: labels_from {self.labels_from} is not inside the response")
         for start, end in self.error_spans:
-            if not 0 <= start < end <= len(self.response):
+            if not self.labels_from <= start < end <= len(self.response):
                 raise JudgeDataError(
-                    f"sample {self.id}: span [{start}, {end}] is not inside the response "
-                    f"({len(self.response)} characters)"
+                    f"sample {self.id}: span [{start}, {end}] is not inside the labelled part of the response "
+                    f"(characters {self.labels_from} to {len(self.response)})"
                 )
 
     @property
@@ -55,6 +59,8 @@ class Sample:
         """The sample as one JSON line (without the newline)."""
         record = asdict(self)
         record["error_spans"] = [list(span) for span in self.error_spans]
+        if not self.labels_from:
+            del record["labels_from"]
         return json.dumps(record, ensure_ascii=False)
 
     @classmethod
