@@ -102,6 +102,15 @@ def test_a_rerun_skips_mined_items_and_wrong_answers_are_dropped(pipe, tmp_path)
     assert again.written == again.dropped == 0 and read_samples(config.out) == []
 
 
+def test_sources_take_turns_so_a_short_run_has_some_of_each(pipe, tmp_path):
+    math, code = PrefixSource(PrefixTask("\u2603")), PrefixSource(PrefixTask("\u2603"))
+    code.source, code.task.name = "code", "fake_code"
+    mine_rollouts(RolloutConfig(out=tmp_path / "r.jsonl", items=2), pipe, sources=[math, code], progress=False)
+    assert [(d["source"], d["id"].split("::")[1]) for d in read_dropped(tmp_path / "r.jsonl")] == [
+        ("math", "t0"), ("code", "t0"), ("math", "t1"), ("code", "t1"),
+    ]
+
+
 def test_the_time_budget_leaves_items_for_the_next_run(pipe, tmp_path):
     config = RolloutConfig(out=tmp_path / "r.jsonl", items=2, time_budget_s=0)
     report = mine_rollouts(config, pipe, sources=[PrefixSource(PrefixTask(""))], progress=False)

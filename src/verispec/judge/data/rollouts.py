@@ -23,6 +23,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import zip_longest
 from pathlib import Path
 
 import torch
@@ -34,7 +35,14 @@ from verispec.judge.data.build import check_no_eval_items
 from verispec.judge.data.card import make_card, write_card
 from verispec.judge.data.code_source import CodeSource
 from verispec.judge.data.math_source import MathSource
-from verispec.judge.data.records import Sample, SampleWriter, Source, read_dropped, read_samples, sample_id
+from verispec.judge.data.records import (
+    Sample,
+    SampleWriter,
+    Source,
+    read_dropped,
+    read_samples,
+    sample_id,
+)
 from verispec.judge.data.source import DataSource, Outcome, make_dropped, make_sample
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.pipeline import DTYPES, ModelHandle, Pipeline
@@ -93,7 +101,9 @@ def mine_rollouts(
     sources = list(sources) if sources is not None else [_SOURCES[name]() for name in config.sources]
     writer = SampleWriter(config.out)
     miner = _Miner(pipeline, config)
-    todo = [(s, t, i) for s in sources for t, i in s.items(config.items, config.seed) if not miner.started(writer, t, i)]
+    per_source = [[(s, t, i) for t, i in s.items(config.items, config.seed)] for s in sources]
+    # Round robin over sources, so that a run cut short by its budget still has some of each.
+    todo = [job for round_ in zip_longest(*per_source) for job in round_ if job and not miner.started(writer, job[1], job[2])]
     report = RolloutReport()
     deadline = time.monotonic() + config.time_budget_s
     bar = tqdm(todo, desc="rollouts", unit="item", disable=not progress)
