@@ -5,7 +5,7 @@ import torch
 
 from tiny_models import byte_tokenizer, tiny_model
 from verispec.backends import TransformersBackend
-from verispec.judge.features import TokenFeatures, cache_name, extract_chosen, extract_features
+from verispec.judge.features import TokenFeatures, cache_folder, extract_features
 from verispec.judge.samples import JudgeSample
 from verispec.tokens import encode_prompt
 
@@ -71,16 +71,25 @@ def test_response_equal_to_verifier_greedy_is_flagged_exact(tokenizer):
 
 def test_cache_is_reused_and_keyed_by_content(verifier, tokenizer, tmp_path, monkeypatch):
     first = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
-    assert [p.name for p in tmp_path.iterdir()] == [cache_name(SAMPLES, verifier)]
-
-    def no_forward(*args, **kwargs):
-        raise AssertionError("the cache should have answered")
-
-    monkeypatch.setattr(verifier, "forward", no_forward)
+    folder = tmp_path / cache_folder(verifier)
+    assert [p.parent for p in tmp_path.rglob("*.pt")] == [folder] * 3  # one file per sample
+    calls = []
+    real_forward = verifier.forward
+    monkeypatch.setattr(verifier, "forward", lambda *a, **k: calls.append(1) or real_forward(*a, **k))
     again = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
     assert torch.equal(again.hidden, first.hidden) and torch.equal(again.good, first.good) and again.sample_ids == first.sample_ids
-    changed = [*SAMPLES[:2], sample("c", "x" * 40, error_start=1)]
-    assert cache_name(changed, verifier) != cache_name(SAMPLES, verifier)
+    assert calls == []
+    changed = [*SAMPLES[:2], sample("c", "x" * 40, error_start=1), sample("d", "Five.")]
+    extract_features(changed, verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    assert len(calls) == 2  # only the changed sample and the new one are extracted
+
+
+def test_skipped_samples_are_cached_as_skipped(tokenizer, tmp_path):
+    small = TransformersBackend(tiny_model(0), name="tiny")
+    small.max_context = 40
+    first = extract_features([sample("long", "y" * 60), SAMPLES[1]], small, tokenizer, cache_dir=tmp_path, progress=False)
+    again = extract_features([sample("long", "y" * 60), SAMPLES[1]], small, tokenizer, cache_dir=tmp_path, progress=False)
+    assert first.skipped == again.skipped == ("long",) and torch.equal(first.hidden, again.hidden)
 
 
 def test_samples_longer_than_the_context_or_empty_are_skipped(tokenizer):
@@ -102,19 +111,11 @@ def test_split_keeps_whole_samples_on_one_side():
     assert 0.15 < len(val) / len(features) < 0.45
 
 
-def test_of_samples_keeps_only_the_named_samples_tokens(verifier, tokenizer):
-    features = extract_features(SAMPLES, verifier, tokenizer, progress=False)
-    only_b = features.of_samples(["b"])
-    assert set(only_b.sample.tolist()) == {features.sample_ids.index("b")}
-    assert len(only_b) == int((features.sample == features.sample_ids.index("b")).sum()) > 0
-    assert len(features.of_samples([])) == 0
-
-
-def test_chosen_samples_reuse_the_cache_of_the_whole_set(verifier, tokenizer, tmp_path):
+def test_a_subset_reads_the_cache_of_the_whole_set(verifier, tokenizer, tmp_path):
     whole = extract_features(SAMPLES, verifier, tokenizer, cache_dir=tmp_path, progress=False)
-    chosen = extract_chosen(SAMPLES, SAMPLES[:1], verifier, tokenizer, cache_dir=tmp_path, progress=False)
-    assert len(list(tmp_path.iterdir())) == 1
-    assert torch.equal(chosen.hidden, whole.of_samples(["a"]).hidden)
+    chosen = extract_features(SAMPLES[:1], verifier, tokenizer, cache_dir=tmp_path, progress=False)
+    assert len(list(tmp_path.rglob("*.pt"))) == 3
+    assert torch.equal(chosen.hidden, whole.hidden[whole.sample == whole.sample_ids.index("a")])
 
 
 def test_context_characters_give_no_rows_and_the_rest_match_the_whole_response(verifier, tokenizer):

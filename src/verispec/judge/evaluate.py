@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError
-from verispec.judge.features import TokenFeatures, extract_chosen
+from verispec.judge.features import TokenFeatures, extract_features
 from verispec.judge.head import JudgeHead, VerifierIdentity
 from verispec.judge.metrics import JudgeMetrics, evaluate_scores
 from verispec.judge.samples import of_sources, read_samples, subsample, summarize_samples
@@ -57,13 +57,13 @@ def evaluate_from_data(
     """Load the head, check it belongs to ``verifier``, extract (or reuse) features and evaluate.
 
     ``sample_fraction`` and ``sources`` narrow the data as training does (``sources`` empty: all);
-    a head trained on a share of the data is evaluated on that share's cache without extracting anew.
+    samples whose features training extracted come from the cache.
     """
     head = JudgeHead.load(head_path)
     head.check(VerifierIdentity.of(verifier), str(head_path))
     samples = subsample(read_samples(paths), sample_fraction)
     chosen = of_sources(samples, include=sources)
-    features = extract_chosen(samples, chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    features = extract_features(chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
     evaluated = split_of(head, features, split)
     metrics = evaluate_head(head, evaluated, threshold=threshold)
     present = evaluated.sample_ids_present()

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -55,12 +55,6 @@ class TokenFeatures:
         """The tokens where ``mask`` is true (sample ids keep their indices)."""
         return TokenFeatures(self.hidden[mask], self.good[mask], self.exact[mask], self.sample[mask], self.sample_ids, self.skipped)
 
-    def of_samples(self, sample_ids: Iterable[str]) -> TokenFeatures:
-        """The tokens of the named samples (for example one source's), without extracting anew."""
-        wanted = set(sample_ids)
-        keep = torch.tensor([i in wanted for i in self.sample_ids], dtype=torch.bool)
-        return self.select(keep[self.sample] if len(self) else torch.zeros(0, dtype=torch.bool))
-
     def sample_ids_present(self) -> set[str]:
         """The ids of the samples that have tokens here."""
         return {self.sample_ids[i] for i in set(self.sample.tolist())}
@@ -76,18 +70,6 @@ class TokenFeatures:
         good = int(self.good.sum())
         return {"tokens": len(self), "good": good, "bad": len(self) - good, "samples": len(set(self.sample.tolist()))}
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        torch.save({**data, "sample_ids": list(self.sample_ids), "skipped": list(self.skipped)}, tmp)
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: Path) -> TokenFeatures:
-        data = torch.load(path, weights_only=True)
-        return cls(**{**data, "sample_ids": tuple(data["sample_ids"]), "skipped": tuple(data["skipped"])})
-
 
 def default_cache_dir() -> Path:
     """``<verispec cache>/judge-features``."""
@@ -102,57 +84,18 @@ def extract_features(
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> TokenFeatures:
-    """Hidden states and labels of every labelled response token; read from the cache when there.
+    """Hidden states and labels of every labelled response token; each sample's from the cache when there.
 
-    ``cache_dir`` None disables the cache. The cache key covers the samples' contents, the
-    verifier's identity and dtype, and the extraction version.
+    The cache keeps one file per sample, named by a hash of its contents, in a folder for the
+    verifier's identity and dtype and the extraction version (:func:`cache_folder`), so adding
+    samples to a data set extracts only the new ones. ``cache_dir`` None disables the cache.
     """
-    path = cache_dir / cache_name(samples, verifier) if cache_dir is not None else None
-    if path is not None and path.is_file():
-        return TokenFeatures.load(path)
-    features = _extract(samples, verifier, tokenizer, progress)
-    if path is not None:
-        features.save(path)
-    return features
-
-
-def extract_chosen(
-    samples: Sequence[JudgeSample],
-    chosen: Sequence[JudgeSample],
-    verifier: TransformersBackend,
-    tokenizer: PreTrainedTokenizerBase,
-    *,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-) -> TokenFeatures:
-    """The features of ``chosen``, a subset of ``samples``, through the cache of all ``samples``.
-
-    Choosing sources after extraction means a head trained or evaluated on part of a data set
-    reuses the hidden states already extracted for the whole of it.
-    """
-    features = extract_features(samples, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
-    return features.of_samples(s.id for s in chosen)
-
-
-def cache_name(samples: Sequence[JudgeSample], verifier: TransformersBackend) -> str:
-    """``<verifier>-<hash>.pt``, the hash over samples, verifier identity, dtype and version."""
-    identity = VerifierIdentity.of(verifier)
-    key = hashlib.sha256()
-    key.update(json.dumps([FEATURES_VERSION, asdict(identity), str(_dtype(verifier))]).encode())
-    for sample in samples:
-        key.update(sample.fingerprint().encode())
-    safe_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in identity.name)
-    return f"{safe_name}-{key.hexdigest()[:20]}.pt"
-
-
-def _extract(
-    samples: Sequence[JudgeSample], verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, progress: bool
-) -> TokenFeatures:
+    folder = cache_dir / cache_folder(verifier) if cache_dir is not None else None
     rows: list[tuple[torch.Tensor, list[bool], torch.Tensor]] = []
     kept_ids: list[str] = []
     skipped: list[str] = []
     for sample in tqdm(samples, desc="verifier hidden states", unit="sample", disable=not progress):
-        row = _sample_features(sample, verifier, tokenizer)
+        row = _cached_features(sample, verifier, tokenizer, folder)
         if row is None:
             skipped.append(sample.id)
             continue
@@ -170,6 +113,31 @@ def _extract(
         sample_ids=tuple(kept_ids),
         skipped=tuple(skipped),
     )
+
+
+def cache_folder(verifier: TransformersBackend) -> str:
+    """``<verifier>-<hash>``, the hash over the verifier's identity and dtype and the extraction version."""
+    identity = VerifierIdentity.of(verifier)
+    key = hashlib.sha256(json.dumps([FEATURES_VERSION, asdict(identity), str(_dtype(verifier))]).encode())
+    safe_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in identity.name)
+    return f"{safe_name}-{key.hexdigest()[:20]}"
+
+
+def _cached_features(
+    sample: JudgeSample, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, folder: Path | None
+) -> tuple[torch.Tensor, list[bool], torch.Tensor] | None:
+    """:func:`_sample_features`, read from or written to ``folder`` (None: no cache)."""
+    path = folder / f"{sample.fingerprint()[:32]}.pt" if folder is not None else None
+    if path is not None and path.is_file():
+        stored = torch.load(path, weights_only=True)
+        return None if stored["skipped"] else (stored["hidden"], stored["good"].tolist(), stored["exact"])
+    row = _sample_features(sample, verifier, tokenizer)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stored = {"skipped": True} if row is None else {"skipped": False, "hidden": row[0], "good": torch.tensor(row[1]), "exact": row[2]}
+        torch.save(stored, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)  # a reader never sees half a file
+    return row
 
 
 def _sample_features(

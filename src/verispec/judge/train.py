@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError, JudgeDataError
-from verispec.judge.features import TokenFeatures, extract_chosen
+from verispec.judge.features import TokenFeatures, extract_features
 from verispec.judge.fit import FitConfig, fit_logistic
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.judge.metrics import JudgeMetrics, evaluate_scores, threshold_for_recall
@@ -109,7 +109,7 @@ def train_from_data(
     """Read the JSONL data sets, extract (or reuse) the verifier's features, and train."""
     samples = subsample(read_samples(paths), config.sample_fraction)
     chosen = of_sources(samples, exclude=config.exclude_sources)
-    features = extract_chosen(samples, chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
+    features = extract_features(chosen, verifier, tokenizer, cache_dir=cache_dir, progress=progress)
     data = {
         **summarize_samples(chosen), "files": [file_summary(Path(p)) for p in paths],
         "skipped": list(features.skipped), "sample_fraction": config.sample_fraction,
