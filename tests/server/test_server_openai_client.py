@@ -56,6 +56,14 @@ def test_chat_completion_carries_text_usage_and_speculative_stats(client, pipe):
     assert "".join(t["text"] for t in extension["tokens"]) == choice.message.content
 
 
+def test_text_completion_takes_token_ids_as_the_prompt(client, pipe):
+    ids = pipe.generate("hello", method="verifier", max_new_tokens=1).prompt_token_ids
+    from_text = client.completions.create(model=MODEL, prompt="hello", max_tokens=10, temperature=0, extra_body=sd())
+    for prompt in (ids, [ids]):
+        from_ids = client.completions.create(model=MODEL, prompt=prompt, max_tokens=10, temperature=0, extra_body=sd())
+        assert from_ids.choices[0].text == from_text.choices[0].text and from_ids.usage.prompt_tokens == len(ids)
+
+
 def test_text_completion_continues_raw_text(client, pipe):
     response = client.completions.create(model=MODEL, prompt="hello", max_tokens=10, temperature=0, extra_body=sd())
     expected = pipe.generate("hello", method="sd", max_new_tokens=10)

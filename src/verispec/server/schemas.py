@@ -17,6 +17,7 @@ from verispec.methods import Method
 from verispec.server.config import ServerConfig
 from verispec.server.errors import APIError
 from verispec.server.worker import GenerationRequest
+from verispec.tokens import is_token_ids
 
 Scalar = str | int | float | bool
 
@@ -156,13 +157,13 @@ class ChatCompletionRequest(GenerationFields):
 
 
 class CompletionRequest(GenerationFields):
-    """``POST /v1/completions``: one prompt (a string, or a list holding one string)."""
+    """``POST /v1/completions``: one prompt: a string or token ids, alone or as a list of one."""
 
-    prompt: str | list[str]
+    prompt: str | list[int] | list[str] | list[list[int]]
 
     def to_generation(self, config: ServerConfig) -> GenerationRequest:
         prompt = self.prompt
-        if isinstance(prompt, list):
+        if isinstance(prompt, list) and not is_token_ids(prompt):  # a batch of prompts
             if len(prompt) != 1:
                 raise APIError(400, f"send one prompt per request, got {len(prompt)}", param="prompt",
                                code="unsupported_batch")
