@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from verispec.backends.transformers_backend import TransformersBackend
 from verispec.eval.records import SampleRecord, load_run
@@ -55,7 +56,10 @@ def main() -> None:
     print(json.dumps(report["summary"], indent=2))
 
 
-def _item(record: SampleRecord, verifier: TransformersBackend, tokenizer, head: JudgeHead, verifier_correct: bool | None) -> dict:
+def _item(
+    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, head: JudgeHead,
+    verifier_correct: bool | None,
+) -> dict:
     scores = _token_scores(record, verifier, tokenizer, head)
     kept = [
         {
@@ -71,7 +75,9 @@ def _item(record: SampleRecord, verifier: TransformersBackend, tokenizer, head: 
 
 
 @torch.inference_mode()
-def _token_scores(record: SampleRecord, verifier: TransformersBackend, tokenizer, head: JudgeHead) -> list[float]:
+def _token_scores(
+    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, head: JudgeHead
+) -> list[float]:
     """The head's score at each output token, read as the judge read it when the token was drafted."""
     prompt = encode_prompt(tokenizer, record.prompt, chat=True)
     verifier.reset()
