@@ -135,8 +135,9 @@ def _cached_features(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = {"skipped": True} if row is None else {"skipped": False, "hidden": row[0], "good": torch.tensor(row[1]), "exact": row[2]}
-        torch.save(stored, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)  # a reader never sees half a file
+        partial = path.with_suffix(".tmp")
+        torch.save(stored, partial)
+        partial.replace(path)  # a reader never sees half a file
     return row
 
 

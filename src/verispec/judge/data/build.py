@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tqdm import tqdm
 
@@ -185,7 +186,7 @@ def _build_references(
         if all(writer.done(id_) for id_ in source.reference_ids(task, item)):
             continue
         for outcome in source.reference(task, item):
-            _write(writer, outcome, report)
+            write_outcome(writer, outcome, report)
 
 
 def _job_groups(sources: Sequence[DataSource], generators: Sequence[Generator], config: BuildConfig) -> list[list[Job]]:
@@ -232,12 +233,20 @@ def _build_responses(
             report.responses += 1
         queues[index].pop(0)
         for outcome in job.source.label(job.task, job.item, response, job.generator.name, job.decoding.variant):
-            _write(writer, outcome, report)
+            write_outcome(writer, outcome, report)
         bar.update()
     bar.close()
 
 
-def _write(writer: SampleWriter, outcome: Outcome, report: BuildReport) -> None:
+class OutcomeCounts(Protocol):
+    """A run report that counts what it wrote and dropped."""
+
+    written: int
+    dropped: int
+
+
+def write_outcome(writer: SampleWriter, outcome: Outcome, report: OutcomeCounts) -> None:
+    """Append a sample or a dropped record, and count it in ``report`` if it was new."""
     if isinstance(outcome, Sample):
         report.written += writer.add(outcome)
     else:

@@ -22,7 +22,7 @@ import hashlib
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from verispec.errors import ConfigError, VocabularyMismatchError
 from verispec.eval.tasks.base import Task, TaskItem
-from verispec.judge.data.build import check_no_eval_items
+from verispec.judge.data.build import check_no_eval_items, write_outcome
 from verispec.judge.data.card import make_card, write_card
 from verispec.judge.data.code_source import CodeSource
 from verispec.judge.data.math_source import MathSource
@@ -112,10 +112,7 @@ def mine_rollouts(
             report.items_left = len(todo) - done
             break
         for outcome in miner.mine(source, task, item):
-            if isinstance(outcome, Sample):
-                report.written += writer.add(outcome)
-            else:
-                report.dropped += writer.drop(outcome)
+            write_outcome(writer, outcome, report)
         bar.set_postfix(written=report.written, dropped=report.dropped)
     report.samples = read_samples(config.out)
     check_no_eval_items(report.samples)
@@ -171,9 +168,10 @@ class _Miner:
             ids += self.pipeline.generate([*prompt, *ids], method="sd", max_new_tokens=budget).token_ids
         kept = bool(task.score(item, [tokenizer.decode(ids, skip_special_tokens=True)]).correct)
         spans = [] if kept else [(len(context), len(response))]
-        labelled_by = KEPT if kept else CHANGED
-        sample = make_sample(source.source, task, item, response, self.draft.name, self._variant(len(prefix)), spans, labelled_by)
-        return replace(sample, labels_from=len(context))
+        return make_sample(
+            source.source, task, item, response, self.draft.name, self._variant(len(prefix)), spans,
+            KEPT if kept else CHANGED, labels_from=len(context),
+        )
 
     def _dropped(self, source: DataSource, task: Task, item: TaskItem, what: str | int, reason: str) -> Outcome:
         return make_dropped(source.source, task, item, self.draft.name, self._variant(what), reason)

@@ -43,8 +43,9 @@ def make_sample(
     variant: str,
     spans: list[Span],
     labelled_by: str,
+    labels_from: int = 0,
 ) -> Sample:
-    """A sample for `item` with the task's own prompt wording."""
+    """A sample for `item` with the task's own prompt wording; `labels_from` characters of context."""
     return Sample(
         id=sample_id(task.name, item.item_id, model, variant),
         source=source,
@@ -55,6 +56,7 @@ def make_sample(
         model=model,
         error_spans=spans,
         labelled_by=labelled_by,
+        labels_from=labels_from,
     )
 
 
