@@ -18,12 +18,14 @@ TREE1=cosd-tree:tree=benchmarks/cosd/qwen0.5b+qwen1.5b.tree.json
 COLLM=co-llm:classifier=benchmarks/cosd/qwen0.5b+qwen1.5b.deferral.json
 COSD1="cosd-rule,$TREE1,avg,$COLLM"
 
-qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN"; }
+# EVAL_FLAGS=--dry-run bash benchmarks/run-results.sh: what every step has done and has left, with
+# time estimates from the runs' own samples; loads no model.
+qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN" ${EVAL_FLAGS:-}; }
 # CoSD across tokenizers: the draft writes, the "verifier" is assistant 1.
 cosd() {
   local out=$1 draft=$2 assistant=$3 tree=$4; shift 4
   verispec eval --tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out" \
-    --draft "$draft" --verifier "$assistant" "$@" --methods "verifier,draft,cosd-rule,cosd-tree:tree=$tree"
+    --draft "$draft" --verifier "$assistant" "$@" --methods "verifier,draft,cosd-rule,cosd-tree:tree=$tree" ${EVAL_FLAGS:-}
 }
 
 # Issue 3: verifier-only, draft-only and speculative decoding.

@@ -12,6 +12,7 @@ from pathlib import Path
 from verispec.errors import ConfigError
 from verispec.eval import available_tasks
 from verispec.eval.records import BrokenRecordWarning
+from verispec.eval.remaining import format_remaining, remaining_work
 from verispec.eval.runner import RunConfig, run_eval
 from verispec.methods import available_methods
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
@@ -49,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--warmup-tokens", type=int, default=16, help="one unrecorded generation per method first (0: none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what is done and what remains, with a time estimate from this run's own "
+                        "samples; loads no model and writes nothing")
     parser.set_defaults(func=run)
 
 
@@ -61,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens, turns=args.turns, warmup_tokens=args.warmup_tokens,
         progress=not args.no_progress, assistants=tuple(args.assistant),
     )
+    if args.dry_run:
+        with warnings_to_stderr():
+            print(format_remaining(remaining_work(config)))
+        return 0
     try:
         with warnings_to_stderr():
             outcome = run_eval(config, argv=sys.argv[1:])

@@ -19,6 +19,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.errors import ConfigError
 
 RESULTS_FILE = "results.jsonl"
@@ -73,6 +74,11 @@ class SampleRecord:
     def correct(self) -> bool | None:
         """The score's verdict, None when the task is not scored."""
         return None if self.score is None else bool(self.score["correct"])
+
+    @property
+    def disturbed(self) -> bool:
+        """Other processes used more than :data:`DISTURBED_SHARE` of the CPU while it ran."""
+        return (self.timing.get("others_cpu_share") or 0.0) > DISTURBED_SHARE
 
     def to_json(self) -> str:
         """One line of JSON (no newline inside: strings are escaped)."""

@@ -86,13 +86,14 @@ class RunOutcome:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class RunPlan:
     """The tasks with their items, and the methods, all validated before any model loads."""
 
     tasks: list[tuple[str, Task, list[TaskItem]]]  # (canonical spec, task, items)
     methods: list[Method]
 
     def samples(self, turns: int) -> list[tuple[Task, TaskItem, int]]:
+        """Every (task, item, turn) to run, in run order."""
         return [(task, item, turn) for _, task, items in self.tasks for item in items for turn in range(_turns(item, turns))]
 
 
@@ -102,7 +103,7 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     Names, options, data and the run directory's settings are all checked before models load.
     ``pipeline`` defaults to one built from the config's models; ``argv`` is kept in ``run.json``.
     """
-    plan = _plan(config)
+    plan = plan_run(config)
     manifest = open_manifest(config.out, config.settings())
     manifest.merge(
         {task.name: spec for spec, task, _ in plan.tasks},
@@ -118,7 +119,8 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     return _Runner(config, plan, pipeline, done).run()
 
 
-def _plan(config: RunConfig) -> _Plan:
+def plan_run(config: RunConfig) -> RunPlan:
+    """The validated tasks with their items, and the methods; raises ConfigError on bad input."""
     if not config.tasks:
         raise ConfigError("give at least one task")
     if not config.methods:
@@ -129,7 +131,7 @@ def _plan(config: RunConfig) -> _Plan:
     tasks = [_task_and_label(spec) for spec in config.tasks]
     _refuse_repeated_tasks([task for task, _ in tasks])
     # Loading items now makes a missing data package fail before minutes of model loading.
-    return _Plan([(label, task, task.items(config.split, config.limit, config.seed)) for task, label in tasks], methods)
+    return RunPlan([(label, task, task.items(config.split, config.limit, config.seed)) for task, label in tasks], methods)
 
 
 def _refuse_repeated_tasks(tasks: list[Task]) -> None:
@@ -179,7 +181,7 @@ def _turns(item: TaskItem, turns: int) -> int:
 class _Runner:
     """Walks the plan item by item, generating and appending the samples that are missing."""
 
-    def __init__(self, config: RunConfig, plan: _Plan, pipeline: Pipeline, done: dict[RecordKey, SampleRecord]) -> None:
+    def __init__(self, config: RunConfig, plan: RunPlan, pipeline: Pipeline, done: dict[RecordKey, SampleRecord]) -> None:
         self.config = config
         self.plan = plan
         self.pipeline = pipeline
@@ -280,7 +282,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _invocation(config: RunConfig, plan: _Plan, argv: Sequence[str] | None) -> dict[str, Any]:
+def _invocation(config: RunConfig, plan: RunPlan, argv: Sequence[str] | None) -> dict[str, Any]:
     """What ``run.json`` keeps of one call: when, how, on which code and machine."""
     return {
         "started_at": _now(),

@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
 
@@ -61,7 +60,7 @@ class ItemOutcome:
     @property
     def disturbed(self) -> bool:
         """Other processes used more than :data:`DISTURBED_SHARE` of the CPU during some turn."""
-        return any((r.timing.get("others_cpu_share") or 0.0) > DISTURBED_SHARE for r in self.records)
+        return any(r.disturbed for r in self.records)
 
 
 @dataclass(frozen=True)
