@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"method label to compare with (default {BASELINE})")
     parser.add_argument("--tasks", help="only these tasks, comma-separated")
     parser.add_argument("--methods", help="only these method labels, comma-separated (the baseline stays)")
+    parser.add_argument("--by-category", action="store_true",
+                        help="also a row per category (TASK/CATEGORY) for tasks whose items have one, as MT-Bench's do")
     parser.add_argument(
         "--targets", action="append", default=[], metavar="METHOD",
         help="add a table of Judge Decoding's targets for this method label (repeatable): mean accepted length "
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         report = load_report(
             args.run_dir, baseline=args.baseline,
             tasks_only=_specs(args.tasks), methods_only=[canonical_label(m) for m in _specs(args.methods)],
+            by_category=args.by_category,
         )
     references = [canonical_label(r) for r in args.targets_reference] or ["sd"]
     text = report.markdown() + "".join(

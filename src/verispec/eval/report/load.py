@@ -9,6 +9,7 @@ from typing import Any
 
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord, load_run
+from verispec.eval.report.categories import split_by_category
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report
 
@@ -36,19 +37,25 @@ class RunReport:
 
 
 def load_report(
-    run_dir: Path, baseline: str = BASELINE, *, tasks_only: Sequence[str] = (), methods_only: Sequence[str] = ()
+    run_dir: Path, baseline: str = BASELINE, *, tasks_only: Sequence[str] = (), methods_only: Sequence[str] = (),
+    by_category: bool = False,
 ) -> RunReport:
     """Read ``run_dir`` (broken lines are skipped with a warning) and summarise it.
 
     Tasks and methods keep the order in which the run first met them. ``tasks_only`` and
     ``methods_only`` (method labels) narrow the report; the baseline stays for comparisons.
+    ``by_category`` adds a row per category (``TASK/CATEGORY``) after each task whose items have one.
     """
     manifest, records = load_run(run_dir)
     records = _narrow(records, "task", tasks_only, lambda r: r.task)
     records = _narrow(records, "method", methods_only, lambda r: r.method, also=[baseline])
     tasks = list(manifest.tasks) if manifest else []
     methods = manifest.methods if manifest else []
-    rows = summarize(records, baseline=baseline, tasks=tasks, methods=methods)
+    summarized = records
+    if by_category:
+        split = split_by_category(records, manifest)
+        summarized, tasks = [*records, *split.records], split.task_order
+    rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods)
     return RunReport(run_dir, manifest, records, rows, baseline)
 
 
