@@ -49,9 +49,10 @@ def remaining_work(config: RunConfig) -> list[RemainingRow]:
     open_manifest(config.out, config.settings())
     records = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
     timings = _undisturbed_seconds(records.values())
+    every_sample = plan.samples(config.turns)
     rows = []
     for _, task, _ in plan.tasks:
-        samples = [(item, turn) for t, item, turn in plan.samples(config.turns) if t is task]
+        samples = [(item, turn) for t, item, turn in every_sample if t is task]
         for method in plan.methods:
             label = method.label()
             done = sum((task.name, item.item_id, label, turn) in records for item, turn in samples)
