@@ -198,6 +198,12 @@ def test_multi_turn_items_fold_their_turns():
     assert sd.comparison.paired == 1 and sd.comparison.speedup == pytest.approx(2.0)
 
 
+def test_differing_items_are_named_in_natural_order():
+    records = [make_record("chat", i, m, token_ids=[1] if m == "sd" else [2], correct=None)
+               for i in ("100", "81", "9") for m in ("verifier", "sd")]
+    assert summarize(records)[1].comparison.differing_items == ("9", "81", "100")
+
+
 def test_every_task_gets_its_own_rows_in_the_given_order():
     records = speed_records() + [make_record("code", "z", m) for m in ("sd", "verifier")]
     rows = summarize(records, tasks=["code", "math"], methods=["verifier", "sd"])
@@ -210,6 +216,16 @@ def test_markdown_has_a_row_per_task_and_method_and_names_differing_samples():
     assert ("| math | sd | 2 | 50.0% [9.5%, 90.5%] | +0.0 [+0.0, +0.0] pp | 1.000 | 1/2 | 100.0% "
             "| 26.7 | 2.67× | 3.00× | 2.86 | 87.5% | 10.0 |") in text
     assert "math / sd: 1 of 2 items differ from verifier (items b)" in text
+
+
+def test_columns_without_a_value_in_any_row_are_left_out():
+    unscored = [replace(r, score=None) for r in speed_records()]
+    text = markdown_report(summarize(unscored), "verifier", "t")
+    head = text.splitlines()[2]
+    assert "accuracy" not in head and "McNemar" not in head and "written by assistants" not in head
+    assert head.startswith("| task | method | n | identical | tokens/s |")
+    assert "math / sd: 1 of 2 items differ from verifier (items b)." in text  # no accuracy to name
+    assert "accuracy [95% CI]" in markdown_report(summarize(speed_records()), "verifier", "t")
 
 
 def test_sampled_lossless_methods_are_not_listed_as_differing():

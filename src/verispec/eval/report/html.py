@@ -17,7 +17,7 @@ from typing import Any
 
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.summary import DRAFT_AUTHOR, ItemOutcome, MethodRow, group_outcomes
-from verispec.eval.report.tables import cells, column_notes, difference_notes, header, timing_notes
+from verispec.eval.report.tables import column_notes, difference_notes, table_grid, timing_notes
 from verispec.provenance import Provenance
 
 LABELS = {
@@ -112,8 +112,9 @@ def _settings(settings: Mapping[str, Any] | None, count: int) -> str:
 
 
 def _table(rows: Sequence[MethodRow], baseline: str) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header(baseline))
-    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in cells(row)) + "</tr>" for row in rows)
+    titles, grid = table_grid(rows, baseline)
+    head = "".join(f"<th>{escape(h)}</th>" for h in titles)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in line) + "</tr>" for line in grid)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 

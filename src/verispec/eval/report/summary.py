@@ -8,6 +8,7 @@ other processes disturbed (they used more than a tenth of the machine's CPU mean
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -243,6 +244,11 @@ def _histogram(records: Sequence[SampleRecord]) -> list[int]:
     return total
 
 
+def natural_order(item_id: str) -> list[tuple[int, int | str]]:
+    """A sort key that puts item "81" before "100" and "HumanEval/9" before "HumanEval/10"."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", item_id) if part]
+
+
 def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome]) -> Comparison:
     """The method's outcomes against the baseline's, over items both completed with the same turns."""
     pairs = [(o, reference[i]) for i, o in sorted(outcomes.items()) if i in reference and reference[i].turns == o.turns]
@@ -263,7 +269,7 @@ def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome])
         scored_pairs=len(scored),
         difference=paired_bootstrap_difference([bool(m) for m, _ in scored], [bool(b) for _, b in scored]),
         mcnemar_p=mcnemar_exact(sum(m and not b for m, b in scored), sum(b and not m for m, b in scored)) if scored else None,
-        differing_items=tuple(o.item_id for o, b in pairs if o.token_ids != b.token_ids),
+        differing_items=tuple(sorted((o.item_id for o, b in pairs if o.token_ids != b.token_ids), key=natural_order)),
     )
 
 

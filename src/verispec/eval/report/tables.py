@@ -76,10 +76,22 @@ def number_cell(value: float | None, fmt: str) -> str:
     return DASH if value is None else fmt.format(value)
 
 
+def table_grid(rows: Sequence[MethodRow], baseline: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows' cells, without the columns no row has a value in.
+
+    Unscored tasks (MT-Bench) have no accuracy columns and lossless runs no relaxed-rule column;
+    a column of dashes only makes the table wider.
+    """
+    grid = [cells(row) for row in rows]
+    shown = [i for i in range(len(COLUMNS)) if i < 2 or any(line[i] != DASH for line in grid)]
+    return [header(baseline)[i] for i in shown], [[line[i] for i in shown] for line in grid]
+
+
 def markdown_table(rows: Sequence[MethodRow], baseline: str) -> str:
     """A Markdown (GitHub) table with one row per task and method."""
-    lines = [table_line(header(baseline)), table_line(["---"] * len(COLUMNS))]
-    lines += [table_line(cells(row)) for row in rows]
+    head, grid = table_grid(rows, baseline)
+    lines = [table_line(head), table_line(["---"] * len(head))]
+    lines += [table_line(line) for line in grid]
     return "\n".join(lines)
 
 
@@ -105,9 +117,11 @@ def difference_notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
                          "compare accuracies instead.")
         elif c.identical < c.paired:
             shown = ", ".join(c.differing_items[:20]) + (", ..." if len(c.differing_items) > 20 else "")
+            accuracy = (f"; accuracy on the {c.identical_scored} identical scored items: {_identical_accuracy(row)}"
+                        if c.identical_scored else "")
             notes.append(
                 f"{row.task} / {row.method}: {c.paired - c.identical} of {c.paired} items differ from {baseline} "
-                f"(items {shown}); accuracy on the {c.identical_scored} identical scored items: {_identical_accuracy(row)}."
+                f"(items {shown}){accuracy}."
             )
         if c.identical_correct != c.identical_baseline_correct:
             notes.append(
