@@ -23,6 +23,7 @@ from verispec.eval.report import (
     wilson_interval,
     write_plots,
 )
+from verispec.eval.report.plots import histograms_by_method, whole_tasks
 
 
 def make_record(
@@ -284,8 +285,16 @@ def test_report_of_a_directory_without_results_says_so(tmp_path):
 def test_plots_are_written(tmp_path):
     pytest.importorskip("matplotlib")
     paths = write_plots(summarize(speed_records()), tmp_path / "plots", "verifier")
-    assert [p.name for p in paths] == ["accuracy_vs_speedup_math.png", "accepted_lengths.png"]
+    assert [p.name for p in paths] == ["accuracy_vs_speedup_math.png", "speedup_by_task.png", "accepted_lengths.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_category_rows_do_not_count_twice_in_the_accepted_length_histogram():
+    whole = summarize(speed_records())
+    categories = summarize([replace(r, task="math/algebra") for r in speed_records()])
+    rows = whole_tasks([*whole, *categories])
+    assert [r.task for r in rows] == ["math", "math"]
+    assert histograms_by_method(rows)["sd"] == histograms_by_method(whole)["sd"]
 
 
 def test_one_option_swept_over_values_makes_a_curve(tmp_path):
@@ -363,7 +372,7 @@ def test_cli_writes_markdown_html_and_plots(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out == (tmp_path / "r.md").read_text()
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accepted_lengths.png", "accuracy_vs_speedup_math.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accepted_lengths.png", "accuracy_vs_speedup_math.png", "speedup_by_task.png"]
 
 
 def test_cli_narrows_to_tasks_and_methods_keeping_the_baseline(tmp_path, capsys):

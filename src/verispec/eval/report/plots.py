@@ -1,6 +1,6 @@
-"""Plots: accuracy against speedup per task (a point per method), accepted-length histograms, and
-for a method run at several values of one option (the judge's θ, lenient's l) accuracy against
-mean accepted length along that option.
+"""Plots: accuracy against speedup per task (a point per method), speedup per task (or category)
+as bars, accepted-length histograms, and for a method run at several values of one option (the
+judge's θ, lenient's l) accuracy against mean accepted length along that option.
 
 matplotlib is an optional dependency (the ``report`` extra); without it, plotting raises a
 :class:`PlotDependencyError` that says how to install it.
@@ -46,8 +46,14 @@ def write_plots(rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> list
             written.append(path)
     for (task, name, key), points in option_sweeps(rows).items():
         written.append(sweep_curve(plt, task, name, key, points, [r for r in rows if r.task == task], out_dir, baseline))
-    histogram = accepted_lengths(plt, rows, out_dir)
-    return written + ([histogram] if histogram is not None else [])
+    extra = [speedup_by_task(plt, rows, out_dir, baseline), accepted_lengths(plt, whole_tasks(rows), out_dir)]
+    return written + [path for path in extra if path is not None]
+
+
+def whole_tasks(rows: Sequence[MethodRow]) -> list[MethodRow]:
+    """The rows of whole tasks, without the per-category rows (``TASK/CATEGORY``) that repeat their samples."""
+    tasks = {row.task for row in rows}
+    return [row for row in rows if row.task.rpartition("/")[0] not in tasks]
 
 
 def option_sweeps(rows: Sequence[MethodRow]) -> dict[tuple[str, str, str], list[tuple[float, MethodRow]]]:
@@ -117,13 +123,39 @@ def accuracy_vs_speedup(plt: Any, rows: Sequence[MethodRow], out_dir: Path, base
     return _save(plt, fig, out_dir / f"accuracy_vs_speedup_{_slug(rows[0].task)}.png")
 
 
+def speedup_by_task(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> Path | None:
+    """Bars of each method's speedup over the baseline, grouped by task or category; None without speedups.
+
+    Speculation gains very differently by kind of text, which a per-category bar shows at a glance.
+    """
+    timed = [row for row in rows if _speedup(row) is not None]
+    if not timed:
+        return None
+    tasks = list(dict.fromkeys(row.task for row in rows))
+    methods = list(dict.fromkeys(row.method for row in timed))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(tasks) * max(1, len(methods) / 2)), 4.4))
+    for k, method in enumerate(methods):
+        by_task = {row.task: _speedup(row) for row in timed if row.method == method}
+        xs = [i + (k - (len(methods) - 1) / 2) * width for i, task in enumerate(tasks) if task in by_task]
+        heights = [by_task[task] for task in tasks if task in by_task]
+        bars = ax.bar(xs, heights, width, label=method)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right", fontsize=8)
+    ax.set(ylabel=f"speedup over {baseline} (same run)", title="speedup by task")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(plt, fig, out_dir / "speedup_by_task.png")
+
+
 def _speedup(row: MethodRow) -> float | None:
     return row.comparison.speedup if row.comparison else None
 
 
 def accepted_lengths(plt: Any, rows: Sequence[MethodRow], out_dir: Path) -> Path | None:
     """Per method (all tasks together): the share of rounds that kept n drafted tokens."""
-    histograms = _histograms_by_method(rows)
+    histograms = histograms_by_method(rows)
     if not histograms:
         return None
     fig, axes = plt.subplots(len(histograms), 1, figsize=(6.4, 0.6 + 2.2 * len(histograms)), squeeze=False)
@@ -137,7 +169,7 @@ def accepted_lengths(plt: Any, rows: Sequence[MethodRow], out_dir: Path) -> Path
     return _save(plt, fig, out_dir / "accepted_lengths.png")
 
 
-def _histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
+def histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
     totals: dict[str, list[int]] = {}
     for row in rows:
         if not any(row.accepted_histogram):
