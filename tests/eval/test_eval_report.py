@@ -226,6 +226,8 @@ def test_columns_without_a_value_in_any_row_are_left_out():
     assert "accuracy" not in head and "McNemar" not in head and "written by assistants" not in head
     assert head.startswith("| task | method | n | identical | tokens/s |")
     assert "math / sd: 1 of 2 items differ from verifier (items b)." in text  # no accuracy to name
+    assert "n: items; identical: items whose tokens equal verifier's; speedup:" in text  # notes on shown columns only
+    assert "Wilson" not in text and "McNemar" not in text
     assert "accuracy [95% CI]" in markdown_report(summarize(speed_records()), "verifier", "t")
 
 

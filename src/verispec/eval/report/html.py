@@ -85,7 +85,7 @@ def render_html(
         _settings(settings, len(records)),
         "<h2>Results per task and method</h2>",
         _table(rows, baseline),
-        f'<p class="note">{escape(column_notes(baseline))}</p>',
+        f'<p class="note">{escape(column_notes(baseline, table_grid(rows, baseline)[0]))}</p>',
         *_notes(rows, baseline),
         "<h2>Token view</h2>",
         _legend(),

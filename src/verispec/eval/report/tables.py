@@ -150,7 +150,7 @@ def timing_notes(rows: Sequence[MethodRow]) -> list[str]:
 
 def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str:
     """The table, how to read it, and the notes on differing outputs and disturbed timings."""
-    parts = [f"# {title}", "", markdown_table(rows, baseline), "", column_notes(baseline)]
+    parts = [f"# {title}", "", markdown_table(rows, baseline), "", column_notes(baseline, table_grid(rows, baseline)[0])]
     if not any(row.method == baseline for row in rows):
         parts += ["", f"No samples of the baseline {baseline!r}: no speedups or comparisons (see --baseline)."]
     notes = difference_notes(rows, baseline)
@@ -164,16 +164,30 @@ def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str
     return "\n".join(parts) + "\n"
 
 
-def column_notes(baseline: str) -> str:
-    """How to read the table's columns."""
-    return (
-        f"n: items; accuracy: Wilson 95% interval; Δ: paired bootstrap 95% interval, percentage points, on items "
-        f"both methods completed; McNemar p: exact two-sided test on the same pairs; identical: items whose tokens "
-        f"equal {baseline}'s. Speedup: summed tokens / summed seconds over paired items, relative to {baseline} "
-        f"in the same run; median speedup: median of per-item ratios. Mean accepted length: tokens committed per "
-        f"verifier pass (collaborative methods: per round); acceptance rate: kept / proposed drafted tokens; rounds "
-        f"per answer: verifier passes (collaborative methods: draft-and-review rounds) per item. "
-        f"Written by assistants: collaborative methods' tokens whose author is not the draft. Kept by rule only / "
-        f"exact only: for relaxed rules (judge, lenient, typical), the share of kept drafted tokens that only the "
-        f"rule's own test kept (the exact check would have rejected them), and that only the exact check kept."
-    )
+# How to read each column, in COLUMNS order; only the notes of columns a table shows are printed.
+COLUMN_NOTES = {
+    "n": "n: items",
+    "accuracy [95% CI]": "accuracy: Wilson 95% interval",
+    "Δ accuracy vs {baseline} [95% CI]": "Δ: paired bootstrap 95% interval, percentage points, on items both methods completed",
+    "McNemar p": "McNemar p: exact two-sided test on the same pairs",
+    "identical": "identical: items whose tokens equal {baseline}'s",
+    "speedup": "speedup: summed tokens / summed seconds over paired items, relative to {baseline} in the same run",
+    "median speedup": "median speedup: median of per-item ratios",
+    "mean accepted length": "mean accepted length: tokens committed per verifier pass (collaborative methods: per round)",
+    "acceptance rate": "acceptance rate: kept / proposed drafted tokens",
+    "rounds per answer": "rounds per answer: verifier passes (collaborative methods: draft-and-review rounds) per item",
+    "written by assistants": "written by assistants: collaborative methods' tokens whose author is not the draft",
+    "kept by rule only / exact only": (
+        "kept by rule only / exact only: for relaxed rules (judge, lenient, typical), the share of kept drafted "
+        "tokens that only the rule's own test kept (the exact check would have rejected them), and that only the "
+        "exact check kept"
+    ),
+}
+
+
+def column_notes(baseline: str, shown: Sequence[str] = COLUMNS) -> str:
+    """How to read the columns in ``shown`` (header templates or the headers themselves)."""
+    wanted = {column.format(baseline=baseline) for column in shown}
+    notes = [note.format(baseline=baseline) for column, note in COLUMN_NOTES.items()
+             if column.format(baseline=baseline) in wanted]
+    return "; ".join(notes) + "."
