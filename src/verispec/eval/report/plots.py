@@ -170,6 +170,7 @@ def accepted_lengths(plt: Any, rows: Sequence[MethodRow], out_dir: Path) -> Path
 
 
 def histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
+    """Per method, the rounds that kept n drafted tokens, summed over the rows' tasks."""
     totals: dict[str, list[int]] = {}
     for row in rows:
         if not any(row.accepted_histogram):

@@ -185,7 +185,7 @@ COLUMN_NOTES = {
 }
 
 
-def column_notes(baseline: str, shown: Sequence[str] = COLUMNS) -> str:
+def column_notes(baseline: str, shown: Sequence[str]) -> str:
     """How to read the columns in ``shown`` (header templates or the headers themselves)."""
     wanted = {column.format(baseline=baseline) for column in shown}
     notes = [note.format(baseline=baseline) for column, note in COLUMN_NOTES.items()
