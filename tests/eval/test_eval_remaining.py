@@ -84,6 +84,15 @@ def test_disturbed_samples_do_not_count_for_the_estimate(tmp_path, pipeline):
     assert remaining_work(config(run_dir, methods=("verifier",)))[0].seconds_per_sample == 3.0
 
 
+def test_samples_to_retime_count_as_pending(tmp_path, pipeline):
+    run_dir = tmp_path / "run"
+    run_eval(config(run_dir, methods=("verifier",)), pipeline)
+    set_timings(run_dir, [(1.0, 0.0), (3.0, 0.5), (2.0, 0.0)])
+    assert remaining_work(config(run_dir, methods=("verifier",)))[0].pending == 0
+    row = remaining_work(config(run_dir, methods=("verifier",), retime=True))[0]
+    assert (row.done, row.pending, row.seconds_left) == (2, 1, 1.5)
+
+
 def test_other_settings_are_refused_as_a_real_run_would(tmp_path, pipeline):
     run_eval(config(tmp_path / "run", methods=("verifier",)), pipeline)
     with pytest.raises(RunSettingsMismatchError, match="dtype"):

@@ -174,6 +174,23 @@ def test_disturbed_timings_leave_the_speed_columns_and_are_named():
     assert "gsm8k / sd: 1 of 3 items were timed without a measurement" in report
 
 
+def test_retimed_items_are_counted_with_those_whose_tokens_changed():
+    def retimed(record, same_tokens):
+        replaced = {"started_at": "2025-12-31T00:00:00+00:00", "generate_seconds": 9.0, "others_cpu_share": 0.5,
+                    "same_tokens": same_tokens}
+        return replace(record, timing={**record.timing, "replaces": replaced})
+
+    records = [make_record("gsm8k", "a", "verifier"), retimed(make_record("gsm8k", "a", "sd"), True),
+               make_record("gsm8k", "b", "verifier"), retimed(make_record("gsm8k", "b", "sd"), False),
+               make_record("gsm8k", "c", "verifier"), make_record("gsm8k", "c", "sd")]
+    verifier, sd = summarize(records)
+    assert (verifier.retimed, sd.retimed, sd.retimed_changed) == (0, 2, 1)
+    report = markdown_report([verifier, sd], "verifier", "t")
+    assert "gsm8k / sd: 2 of 3 items were run again for a clean timing" in report
+    assert "1 of them gave other tokens the second time" in report
+    assert "gsm8k / verifier: 0 of" not in report
+
+
 def test_accuracy_identical_outputs_and_differences():
     sd = summarize(speed_records())[1]
     assert (sd.scored, sd.correct) == (2, 1)

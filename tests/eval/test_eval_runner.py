@@ -216,6 +216,49 @@ def test_repeated_key_warns_and_keeps_the_first(tmp_path, pipeline):
         assert [r.output for r in read_records(results)] == [record["output"]]
 
 
+def set_loads(out: Path, shares: Sequence[float | None]) -> None:
+    """Give the run's records these others' CPU shares (None: unmeasured, as an older runner wrote)."""
+    records = [json.loads(line) for line in lines(out)]
+    for record, share in zip(records, shares, strict=True):
+        record["timing"].pop("others_cpu_share")
+        if share is not None:
+            record["timing"]["others_cpu_share"] = share
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def test_retime_reruns_unclean_timings_and_the_new_records_replace_the_old(tmp_path, pipeline, monkeypatch):
+    monkeypatch.setattr("verispec.eval.runner.machine_load.others_share", lambda before, after: 0.0)
+    out = tmp_path / "run"
+    run_eval(config(out, tasks=("fake_parity",), methods=("verifier",)), pipeline)
+    set_loads(out, [0.0, 0.5, None])  # quiet, disturbed, unmeasured
+    first = read_records(out / "results.jsonl")
+    assert run_eval(config(out, tasks=("fake_parity",), methods=("verifier",)), UnusablePipeline()).generated == 0
+    outcome = run_eval(config(out, tasks=("fake_parity",), methods=("verifier",), retime=True), pipeline)
+    assert (outcome.generated, outcome.retimed, outcome.resumed) == (2, 2, 1)
+    assert len(lines(out)) == 5  # appended, nothing rewritten
+    records = read_records(out / "results.jsonl")
+    assert [r.key for r in records] == [r.key for r in first]
+    assert records[0] == first[0]
+    for new, old in zip(records[1:], first[1:]):
+        assert new.timing["others_cpu_share"] == 0.0 and new.token_ids == old.token_ids
+        assert new.timing["replaces"] == {"started_at": old.timing["started_at"],
+                                          "generate_seconds": old.timing["generate_seconds"],
+                                          "others_cpu_share": old.timing.get("others_cpu_share"), "same_tokens": True}
+    again = run_eval(config(out, tasks=("fake_parity",), methods=("verifier",), retime=True), UnusablePipeline())
+    assert again.generated == 0
+
+
+def test_a_repeat_naming_another_start_time_is_no_replacement(tmp_path, pipeline):
+    out = tmp_path / "run"
+    run_eval(config(out, tasks=("fake_parity",), methods=("verifier",), limit=1), pipeline)
+    record = json.loads(lines(out)[0])
+    stranger = {**record, "output": "other",
+                "timing": {**record["timing"], "replaces": {"started_at": "1999-01-01T00:00:00+00:00"}}}
+    (out / "results.jsonl").write_text(lines(out)[0] + "\n" + json.dumps(stranger) + "\n")
+    with pytest.warns(BrokenRecordWarning, match="repeats the sample"):
+        assert [r.output for r in read_records(out / "results.jsonl")] == [record["output"]]
+
+
 @pytest.mark.parametrize("change", [{"dtype": "bf16"}, {"verifier": "other-verifier"}, {"temperature": 0.7}])
 def test_rerun_with_other_settings_is_refused(tmp_path, pipeline, change):
     run_eval(config(tmp_path / "run", limit=1), pipeline)
@@ -346,6 +389,9 @@ def test_cli_runs_resumes_and_reports(tmp_path, capsys, monkeypatch, models):
     assert "4 samples generated, 0 already done" in capsys.readouterr().out
     assert main(argv) == 0
     assert "0 samples generated, 4 already done" in capsys.readouterr().out
+    set_loads(tmp_path / "run", [0.0, 0.0, 0.9, 0.0])
+    assert main([*argv, "--retime"]) == 0
+    assert "1 samples generated (1 of them re-timed), 3 already done" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "| fake_parity | sd:gamma=4 | 2 |" in out and "2/2" in out

@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--warmup-tokens", type=int, default=16, help="one unrecorded generation per method first (0: none)")
+    parser.add_argument("--retime", action="store_true",
+                        help="also rerun finished samples whose timing is not known to be clean (other processes "
+                        "used the CPU meanwhile, or an older runner did not measure it); the new record replaces the old")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what is done and what remains, with a time estimate from this run's own "
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device,
         split=args.split, limit=args.limit, seed=args.seed, temperature=args.temperature,
         max_new_tokens=args.max_new_tokens, turns=args.turns, warmup_tokens=args.warmup_tokens,
-        progress=not args.no_progress, assistants=tuple(args.assistant),
+        progress=not args.no_progress, assistants=tuple(args.assistant), retime=args.retime,
     )
     if args.dry_run:
         with warnings_to_stderr():
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished samples are in {args.out}. Rerun the same command to resume.", file=sys.stderr)
         return 130
-    print(f"{outcome.generated} samples generated, {outcome.resumed} already done, {outcome.planned} planned; "
+    retimed = f" ({outcome.retimed} of them re-timed)" if outcome.retimed else ""
+    print(f"{outcome.generated} samples generated{retimed}, {outcome.resumed} already done, {outcome.planned} planned; "
           f"results in {outcome.out}. Report: verispec report {outcome.out}")
     return 0
 

@@ -2,7 +2,8 @@
 
 ``results.jsonl`` is append-only: every finished sample is one JSON line, written in one call and
 flushed to disk before the next sample starts, so an interrupted run loses at most the sample in
-flight. A line that cannot be read (half-written by a crash, edited by hand) is skipped with a
+flight. A sample is re-timed (``verispec eval --retime``) by appending a new record that names the
+one it replaces in ``timing["replaces"]``; readers keep the newer. A line that cannot be read (half-written by a crash, edited by hand) is skipped with a
 :class:`BrokenRecordWarning`; its sample counts as not run, so a resumed run generates it again
 instead of scoring a guess.
 
@@ -80,6 +81,16 @@ class SampleRecord:
         """Other processes used more than :data:`DISTURBED_SHARE` of the CPU while it ran."""
         return (self.timing.get("others_cpu_share") or 0.0) > DISTURBED_SHARE
 
+    @property
+    def timed_quietly(self) -> bool:
+        """Its timing is known to be clean: the rest of the machine was measured and stayed quiet."""
+        return self.timing.get("others_cpu_share") is not None and not self.disturbed
+
+    def replaces(self, other: SampleRecord) -> bool:
+        """Whether this record is the re-timing of ``other`` (same sample, names its start time)."""
+        replaced = self.timing.get("replaces") or {}
+        return self.key == other.key and replaced.get("started_at") == other.timing.get("started_at")
+
     def to_json(self) -> str:
         """One line of JSON (no newline inside: strings are escaped)."""
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -117,13 +128,13 @@ def _check_types(record: SampleRecord) -> None:
 def read_records(path: Path) -> list[SampleRecord]:
     """The readable records of a results file, in file order; none when the file does not exist.
 
-    Unreadable lines and repeated keys are skipped with a :class:`BrokenRecordWarning` (the first
-    record of a key wins, as the runner never writes a key twice).
+    A re-timed record takes the place of the record it replaces. Other repeated keys and
+    unreadable lines are skipped with a :class:`BrokenRecordWarning` (the first record of a key
+    wins, as the runner writes a key again only to re-time it).
     """
     if not path.exists():
         return []
-    records: list[SampleRecord] = []
-    seen: set[RecordKey] = set()
+    records: dict[RecordKey, SampleRecord] = {}
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -133,12 +144,12 @@ def read_records(path: Path) -> list[SampleRecord]:
             _warn(path, number, f"broken record ({_short(error)}), half-written or edited? Skipped: its sample "
                   "counts as not run, and a rerun generates it again")
             continue
-        if record.key in seen:
+        earlier = records.get(record.key)
+        if earlier is not None and not record.replaces(earlier):
             _warn(path, number, f"repeats the sample {record.key}; skipped, the first record of it is kept")
             continue
-        seen.add(record.key)
-        records.append(record)
-    return records
+        records[record.key] = record  # a replacement keeps the place of the record it replaces
+    return list(records.values())
 
 
 def _warn(path: Path, number: int, problem: str) -> None:

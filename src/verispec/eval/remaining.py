@@ -2,7 +2,8 @@
 
 Long evaluation runs go on for days on a CPU, so before starting (or resuming) one it helps to
 know how much is left. The estimate uses the run's own samples: for each task and method, the
-mean generation time of its finished samples that no other process disturbed.
+mean generation time of its finished samples that no other process disturbed. With ``retime``,
+samples that would be re-timed count as pending, not done.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def remaining_work(config: RunConfig) -> list[RemainingRow]:
         samples = [(item, turn) for t, item, turn in every_sample if t is task]
         for method in plan.methods:
             label = method.label()
-            done = sum((task.name, item.item_id, label, turn) in records for item, turn in samples)
+            found = [records.get((task.name, item.item_id, label, turn)) for item, turn in samples]
+            done = sum(r is not None and (r.timed_quietly or not config.retime) for r in found)
             seconds = timings.get((task.name, label))
             rows.append(RemainingRow(task.name, label, len(samples), done, fmean(seconds) if seconds else None))
     return rows

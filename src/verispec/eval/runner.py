@@ -3,7 +3,9 @@
 Methods are interleaved per item (for each item, every method in turn) so that all methods meet
 the same machine conditions and the speedup over verifier-only is measured back to back. A
 sample is identified by (task, item id, method label, turn): rerunning the same command skips
-every sample already in ``results.jsonl`` and carries on where the last run stopped.
+every sample already in ``results.jsonl`` and carries on where the last run stopped. With
+``retime``, finished samples whose timing is not known to be clean (other processes were busy, or
+an older runner did not measure the load) run again, and the new record replaces the old one.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class RunConfig:
     multi-turn items to run (turn 2 sees the model's own turn-1 answer); ``warmup_tokens`` is the
     length of one unrecorded generation per method before measuring (0: none). ``assistants`` are
     extra models for collaborative methods (CoSD and its baselines), after the verifier.
+    ``retime`` also reruns finished samples that were not timed quietly
+    (:attr:`SampleRecord.timed_quietly`); the old timing stays in the new record's ``timing["replaces"]``.
     """
 
     tasks: tuple[str, ...]
@@ -66,6 +70,7 @@ class RunConfig:
     warmup_tokens: int = 16
     progress: bool = True
     assistants: tuple[str, ...] = ()
+    retime: bool = False
 
     def settings(self) -> RunSettings:
         return RunSettings(
@@ -77,12 +82,16 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What one call of :func:`run_eval` did: samples planned, found done, and generated now."""
+    """What one call of :func:`run_eval` did: samples planned, found done, and generated now.
+
+    ``retimed`` counts the generated samples that replaced a finished one (``RunConfig.retime``).
+    """
 
     out: Path
     planned: int
     resumed: int
     generated: int
+    retimed: int = 0
 
 
 @dataclass(frozen=True)
@@ -194,29 +203,35 @@ class _Runner:
         writer = RecordWriter(self.config.out / RESULTS_FILE)
         with self._bar(planned, resumed) as bar:
             if pending and self.config.warmup_tokens:
-                self._warm_up(*pending[0])
+                self._warm_up(pending[0])
             for _, task, items in self.plan.tasks:
                 for item in items:
                     for method in self.plan.methods:
                         self._conversation(task, item, method, writer, bar)
-        return RunOutcome(self.config.out, planned, resumed, len(pending))
+        retimed = sum(key in self.done for key in pending)
+        return RunOutcome(self.config.out, planned, resumed, len(pending), retimed)
 
-    def _pending(self) -> list[tuple[Task, TaskItem]]:
-        """(task, item) of every sample not yet done, once per method and turn."""
-        return [
-            (task, item)
+    def _pending(self) -> list[RecordKey]:
+        """The key of every sample to generate, in run order."""
+        keys = [
+            (task.name, item.item_id, method.label(), turn)
             for task, item, turn in self.plan.samples(self.config.turns)
             for method in self.plan.methods
-            if (task.name, item.item_id, method.label(), turn) not in self.done
         ]
+        return [key for key in keys if self._needs_run(key)]
+
+    def _needs_run(self, key: RecordKey) -> bool:
+        record = self.done.get(key)
+        return record is None or (self.config.retime and not record.timed_quietly)
 
     def _conversation(self, task: Task, item: TaskItem, method: Method, writer: RecordWriter, bar: tqdm) -> None:
         """Every turn of one item with one method; each turn sees the method's own earlier answers."""
         history: list[str] = []
         for turn in range(_turns(item, self.config.turns)):
-            record = self.done.get((task.name, item.item_id, method.label(), turn))
-            if record is None:
-                record = self._sample(task, item, method, turn, history)
+            key = (task.name, item.item_id, method.label(), turn)
+            record = self.done.get(key)
+            if self._needs_run(key):
+                record = self._sample(task, item, method, turn, history, replacing=record)
                 writer.append(record)
                 bar.set_postfix_str(_postfix(record), refresh=False)
                 bar.update(1)
@@ -228,13 +243,22 @@ class _Runner:
             disable=not self.config.progress, file=sys.stderr,
         )
 
-    def _warm_up(self, task: Task, item: TaskItem) -> None:
+    def _warm_up(self, key: RecordKey) -> None:
         """One short unrecorded generation per method, so one-time costs (lazy loading, first
         kernel calls) do not land on whichever method happens to run first."""
+        task, item = self._task_item(key)
         for method in self.plan.methods:
             self.pipeline.generate(task.messages(item, 0, ()), method=method, max_new_tokens=self.config.warmup_tokens)
 
-    def _sample(self, task: Task, item: TaskItem, method: Method, turn: int, history: list[str]) -> SampleRecord:
+    def _task_item(self, key: RecordKey) -> tuple[Task, TaskItem]:
+        task_name, item_id = key[0], key[1]
+        return next((task, item) for _, task, items in self.plan.tasks if task.name == task_name
+                    for item in items if item.item_id == item_id)
+
+    def _sample(
+        self, task: Task, item: TaskItem, method: Method, turn: int, history: list[str],
+        replacing: SampleRecord | None = None,
+    ) -> SampleRecord:
         messages = task.messages(item, turn, history)
         generation = {
             "max_new_tokens": self.config.max_new_tokens or task.default_max_new_tokens,
@@ -252,6 +276,10 @@ class _Runner:
         others = machine_load.others_share(load_before, machine_load.snapshot())
         score = task.score(item, [*history, result.text])
         score_seconds = time.perf_counter() - start - generate_seconds
+        timing = {"started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds,
+                  "others_cpu_share": others}
+        if replacing is not None:
+            timing["replaces"] = _replaced_timing(replacing, result.token_ids)
         return SampleRecord(
             task=task.name, item_id=item.item_id, turn=turn, method=method.label(),
             method_config={"name": method.name, "options": dict(method.options), "lossless": method.spec.lossless},
@@ -259,13 +287,20 @@ class _Runner:
             token_ids=list(result.token_ids), pieces=token_pieces(self.pipeline.writer(method).tokenizer, result.token_ids),
             provenance=[p.value for p in result.provenance], finish_reason=result.finish_reason,
             stats=result.stats.to_dict(),
-            timing={
-                "started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds,
-                "others_cpu_share": others,
-            },
+            timing=timing,
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
             authors=result.authors,
         )
+
+
+def _replaced_timing(record: SampleRecord, token_ids: Sequence[int]) -> dict[str, Any]:
+    """What a re-timed record keeps of the one it replaces; ``same_tokens`` shows the rerun reproduced it."""
+    return {
+        "started_at": record.timing["started_at"],
+        "generate_seconds": record.timing["generate_seconds"],
+        "others_cpu_share": record.timing.get("others_cpu_share"),
+        "same_tokens": list(token_ids) == record.token_ids,
+    }
 
 
 def sample_seed(seed: int, task: str, item_id: str, turn: int) -> int:

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
@@ -127,6 +128,8 @@ class MethodRow:
     comparison: Comparison | None = None
     disturbed: int = 0  # items left out of the speed columns: other processes disturbed their timing
     load_unmeasured: int = 0  # items timed without a record of the machine's load (kept in the speed columns)
+    retimed: int = 0  # items run again for a clean timing (`verispec eval --retime`)
+    retimed_changed: int = 0  # of those, items whose rerun gave other tokens than the run it replaced
     assistant_share: float | None = None  # collaborative methods: share of tokens an assistant wrote
     disagreement: Disagreement | None = None  # relaxed rules: where their own test and the exact test differ
 
@@ -199,7 +202,14 @@ def method_row(
         disagreement=_disagreement(records),
         disturbed=len(outcomes) - len(timed),
         load_unmeasured=sum(not o.load_measured for o in outcomes.values()),
+        retimed=sum(bool(_replaced(o)) for o in outcomes.values()),
+        retimed_changed=sum(any(not r["same_tokens"] for r in _replaced(o)) for o in outcomes.values()),
     )
+
+
+def _replaced(outcome: ItemOutcome) -> list[dict[str, Any]]:
+    """What the item's re-timed turns keep of the records they replaced."""
+    return [r.timing["replaces"] for r in outcome.records if r.timing.get("replaces")]
 
 
 def _mean_accepted_length(records: Sequence[SampleRecord]) -> float | None:

@@ -145,6 +145,12 @@ def timing_notes(rows: Sequence[MethodRow]) -> list[str]:
                 f"{row.task} / {row.method}: {row.load_unmeasured} of {row.items} items were timed without a "
                 "measurement of the machine's load (an older runner); their timings are kept."
             )
+        if row.retimed:
+            changed = f"; {row.retimed_changed} of them gave other tokens the second time" if row.retimed_changed else ""
+            notes.append(
+                f"{row.task} / {row.method}: {row.retimed} of {row.items} items were run again for a clean timing "
+                f"(`verispec eval --retime`), as their first timing was disturbed or unmeasured{changed}."
+            )
     return notes
 
 
