@@ -107,5 +107,5 @@ def test_eval_cli_passes_collaborative_methods_and_assistants(monkeypatch, tmp_p
 
 
 class _Done:
-    generated = resumed = planned = 0
+    generated = resumed = planned = retimed = 0
     out = "out"

@@ -351,7 +351,7 @@ def target_records() -> list[SampleRecord]:
 
 
 def test_targets_check_length_against_sd_speed_against_draft_and_accuracy_against_verifier_ci():
-    math, code = check_targets(summarize(target_records()), "judge")
+    math, code = check_targets(target_records(), "judge")
     assert (math.task, math.items) == ("math", 2)
     assert math.length_ratio == pytest.approx(5 / 2) and math.length_met
     assert math.speedup == pytest.approx(2.5) and math.ceiling_speedup == pytest.approx(4.0)
@@ -359,7 +359,18 @@ def test_targets_check_length_against_sd_speed_against_draft_and_accuracy_agains
     assert math.accuracy_met and math.difference.estimate == 0.0
     assert code.reference_accepted_length is None and code.length_met is None and code.ceiling_share is None
     assert code.accuracy.estimate == 0.0 and code.baseline_accuracy.low > 0.5 and code.accuracy_met is False
-    assert check_targets(summarize(target_records()), "lenient") == []
+    assert check_targets(target_records(), "lenient") == []
+
+
+def test_targets_compare_the_items_the_method_completed():
+    """A run under way: judge has done item a only, where verifier is right and sd keeps 5 tokens a pass."""
+    records = [make_record("math", "a", "verifier", correct=True), make_record("math", "a", "sd", rounds=2),
+               make_record("math", "a", "judge", rounds=1, lossless=False)]
+    records += [r for item in "bcd" for r in (make_record("math", item, "verifier", correct=False),
+                                              make_record("math", item, "sd", rounds=10))]
+    (check,) = check_targets(records, "judge")
+    assert check.items == 1 and check.baseline_accuracy.estimate == 1.0
+    assert check.length_ratio == pytest.approx(10 / 5)
 
 
 def test_cli_adds_a_targets_table_and_names_what_exists(tmp_path, capsys):
@@ -369,6 +380,10 @@ def test_cli_adds_a_targets_table_and_names_what_exists(tmp_path, capsys):
     math_row, code_row = [line for line in section.splitlines() if line.startswith(("| math", "| code"))]
     assert "2.50× (≥ 1.5×: met)" in math_row and math_row.endswith("| met |")
     assert "– (≥ 1.5×: –)" in code_row and code_row.endswith("| missed |")
+    assert main(["report", str(run), "--methods", "judge", "--targets", "judge"]) == 0
+    shown, section = capsys.readouterr().out.split("## Targets: judge against sd\n")
+    assert "| math | sd |" not in shown
+    assert "| 2.50× | 4.00× | 62% |" in section  # sd and draft are read from the run, not from the table
     assert main(["report", str(run), "--targets", "lenient"]) == 2
     assert "--targets: no method 'lenient' in this run; it has: verifier, draft, sd, judge" in capsys.readouterr().err
     assert main(["report", str(run), "--targets", "judge", "--targets-reference", "draft", "--targets-reference", "sd"]) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from verispec.cli.eval import split_specs, warnings_to_stderr
 from verispec.errors import ConfigError
 from verispec.eval.report import BASELINE, RunReport, check_targets, load_report, targets_markdown, write_html, write_plots
-from verispec.eval.report.targets import MIN_LENGTH_RATIO
+from verispec.eval.report.targets import MIN_LENGTH_RATIO, TARGETS_NOTE
 from verispec.methods import Method
 
 
@@ -70,15 +70,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _targets_section(report: RunReport, method: str, reference: str) -> str:
+    """The targets table; its references are read from the whole run, shown in the table or not."""
+    methods = list(dict.fromkeys(r.method for r in report.task_records))
     for option, label in (("--targets", method), ("--targets-reference", reference)):
-        if not any(row.method == label for row in report.rows):
-            raise ConfigError(f"{option}: no method {label!r} in this run; it has: {_methods(report)}")
-    checks = check_targets(report.rows, method, reference=reference, baseline=report.baseline)
-    return f"\n## Targets: {method} against {reference}\n\n" + targets_markdown(checks, reference=reference)
-
-
-def _methods(report: RunReport) -> str:
-    return ", ".join(dict.fromkeys(row.method for row in report.rows))
+        if label not in methods:
+            raise ConfigError(f"{option}: no method {label!r} in this run; it has: {', '.join(methods)}")
+    checks = check_targets(report.task_records, method, reference=reference, baseline=report.baseline)
+    return (f"\n## Targets: {method} against {reference}\n\n" + targets_markdown(checks, reference=reference)
+            + f"\n{TARGETS_NOTE}\n")
 
 
 def _specs(text: str | None) -> list[str]:

@@ -16,13 +16,18 @@ from verispec.eval.report.tables import markdown_report
 
 @dataclass(frozen=True)
 class RunReport:
-    """A run's manifest, its readable records, and one summary row per task and method."""
+    """A run's manifest, its readable records, and one summary row per task and method.
+
+    ``records`` are those the report shows; ``task_records`` every record of the chosen tasks,
+    whichever methods are shown, for checks that compare with methods left out of the table.
+    """
 
     run_dir: Path
     manifest: RunManifest | None
     records: list[SampleRecord]
     rows: list[MethodRow]
     baseline: str
+    task_records: list[SampleRecord]
 
     @property
     def title(self) -> str:
@@ -47,8 +52,8 @@ def load_report(
     ``by_category`` adds a row per category (``TASK/CATEGORY``) after each task whose items have one.
     """
     manifest, records = load_run(run_dir)
-    records = _narrow(records, "task", tasks_only, lambda r: r.task)
-    records = _narrow(records, "method", methods_only, lambda r: r.method, also=[baseline])
+    task_records = _narrow(records, "task", tasks_only, lambda r: r.task)
+    records = _narrow(task_records, "method", methods_only, lambda r: r.method, also=[baseline])
     tasks = list(manifest.tasks) if manifest else []
     methods = manifest.methods if manifest else []
     summarized = records
@@ -56,7 +61,7 @@ def load_report(
         split = split_by_category(records, manifest)
         summarized, tasks = [*records, *split.records], split.task_order
     rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods)
-    return RunReport(run_dir, manifest, records, rows, baseline)
+    return RunReport(run_dir, manifest, records, rows, baseline, task_records)
 
 
 def _narrow(
