@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from tokencourt_fakes import CLIP, FakeMbpp
+from tokencourt_fakes import CLIP, CLIP_TESTS, FakeMbpp
 
+from verispec.eval.tasks.base import TaskItem
+from verispec.eval.tasks.code import CodeReference
 from verispec.judge.data.code_source import (
     CodeSource,
     clean_solution,
     fenced,
     run_tests,
 )
-from verispec.judge.data.mutations import mutations
+from verispec.judge.data.mutations import identifier_mutations, mutations
 from verispec.judge.data.records import Sample
 
 SOURCE = """def f(a, b):
@@ -76,8 +78,52 @@ def test_only_corruptions_that_fail_the_tests_are_kept() -> None:
     passing = [m for m in mutations(CLIP) if run_tests(fenced(m.apply(CLIP)), item.reference, source.limits) == "passed"]
     assert passing
     assert {fenced(m.apply(CLIP)) for m in passing}.isdisjoint(s.response for s in bad)
-    assert len(outcomes) == 11  # the good one, and one sample or drop per corruption slot
-    assert len(source.reference_ids(task, item)) == 11
+    assert len(outcomes) == 12  # the good one, and one sample or drop per corruption slot (10 + 1 identifier)
+    assert len(source.reference_ids(task, item)) == 12
+    dropped = [o for o in outcomes if not isinstance(o, Sample)]  # 10 slots are more than clip's failing edits
+    assert any(o.id.endswith("::identifier-1") for o in dropped)  # clip reads only x, too short to misspell
+
+
+def test_a_misspelled_variable_that_fails_the_tests_is_a_sample() -> None:
+    task = FakeMbpp()
+    code = "def clip(value):\n    if value < 10:\n        return value\n    return 10"
+    item = TaskItem(task.name, "8", ("Write clip(value).",), CodeReference("clip", "", "", CLIP_TESTS, code))
+    source = CodeSource([task], corruptions_per_item=0)
+    [good, identifier] = source.reference(task, item)
+    assert isinstance(identifier, Sample) and identifier.labelled_by == "corruption:identifier"
+    assert run_tests(identifier.response, item.reference, source.limits) == "failed"
+    start, end = identifier.error_spans[0]
+    assert identifier.response[:start] == fenced(code)[:start] and identifier.response[start:end] == "laue"  # "vlaue"
+
+
+SUMS = """def sum_product(numbers):
+    sum_of_numbers = sum(numbers)
+    for number in numbers:
+        sum_of_numbers += number
+    return sum_of_numbers
+"""
+
+
+@pytest.mark.parametrize(
+    ("original", "replacement", "marked"),
+    [("sum_of_numbers", "sum_ofNumbers", "Numbers"), ("number", "numbers", "s"), ("numbers", "number", "number"),
+     ("number", "nubmer", "bmer")],
+)  # fmt: skip
+def test_identifier_edits_misspell_a_read_or_read_the_neighbouring_variable(original, replacement, marked) -> None:
+    found = [m for m in identifier_mutations(SUMS) if (m.original, m.replacement) == (original, replacement)]
+    assert found and all(m.kind == "identifier" for m in found)
+    for mutation in found:
+        edited = mutation.apply(SUMS)
+        start, end = mutation.planted_span()
+        assert edited[start:end] == marked and edited[:start] == SUMS[:start]
+
+
+def test_identifier_edits_leave_bindings_builtins_and_short_names_alone() -> None:
+    found = identifier_mutations(SUMS)
+    assert {m.original for m in found} == {"numbers", "number", "sum_of_numbers"}  # not sum, not a name being bound
+    assert all(SUMS[m.start : m.end] == m.original for m in found)
+    assert not any(SUMS[: m.start].endswith(("for ", "    ")) and SUMS[m.end :].startswith(" =") for m in found)
+    assert identifier_mutations("def f(:\n") == []
 
 
 def test_a_failing_answer_is_marked_at_its_earliest_repair() -> None:

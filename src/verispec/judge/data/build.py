@@ -78,7 +78,8 @@ NOTES = (
     ),
     (
         "code: reference solutions in a ```python block pass their tests; corruptions swap one "
-        "operator, comparison or constant and are kept only when the tests then fail; 'repair:*' "
+        "operator, comparison or constant, or misspell one read of a variable ('corruption:identifier', "
+        "also the variable one letter away), and are kept only when the tests then fail; 'repair:*' "
         "marks the earliest single edit that makes a failing model answer pass."
     ),
     "choice: the letter is the answer the prompts ask for; a wrong letter is the error.",
@@ -99,6 +100,7 @@ class BuildConfig:
     sources: tuple[Source, ...] = SOURCES
     reference_items: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_REFERENCE_ITEMS))
     corruptions_per_code_item: int = 2
+    identifier_corruptions_per_code_item: int = 1
     models: tuple[str, ...] = DEFAULT_MODELS
     model_items: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_MODEL_ITEMS))
     max_new_tokens: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_NEW_TOKENS))
@@ -150,7 +152,11 @@ def make_sources(config: BuildConfig) -> list[DataSource]:
     tokens = config.max_new_tokens
     factories = {
         "math": lambda: MathSource(tokens["math"]),
-        "code": lambda: CodeSource(corruptions_per_item=config.corruptions_per_code_item, max_new_tokens=tokens["code"]),
+        "code": lambda: CodeSource(
+            corruptions_per_item=config.corruptions_per_code_item,
+            identifier_corruptions_per_item=config.identifier_corruptions_per_code_item,
+            max_new_tokens=tokens["code"],
+        ),
         "choice": lambda: ChoiceSource(max_new_tokens=tokens["choice"]),
         "chat": lambda: ChatSource(tokens["chat"]),
     }
@@ -294,7 +300,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training items per source for reference and corruption samples; choice counts per task "
         f"(default {_show(DEFAULT_REFERENCE_ITEMS)}; 'all' for every item)",
     )
-    parser.add_argument("--code-corruptions", type=int, default=2, help="corruptions per code item (default 2)")
+    parser.add_argument("--code-corruptions", type=int, default=2,
+                        help="operator, comparison and constant corruptions per code item (default 2)")
+    parser.add_argument("--identifier-corruptions", type=int, default=1,
+                        help="misspelled or swapped variable names per code item (default 1)")
     parser.add_argument(
         "--models",
         default=",".join(DEFAULT_MODELS),
@@ -337,6 +346,7 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),  # type: ignore[misc]
         reference_items={**DEFAULT_REFERENCE_ITEMS, **args.reference_items},
         corruptions_per_code_item=args.code_corruptions,
+        identifier_corruptions_per_code_item=args.identifier_corruptions,
         models=models,
         model_items={**DEFAULT_MODEL_ITEMS, **args.model_items},
         max_new_tokens={**DEFAULT_MAX_NEW_TOKENS, **args.max_new_tokens},

@@ -2,8 +2,9 @@
 
 - The reference solution in a ```python block (as chat models answer) is all good once it passes
   the item's tests in the sandbox.
-- A corruption swaps one operator, comparison or constant of the reference; it is kept only when
-  the tests then fail, and the swapped characters are the first error.
+- A corruption swaps one operator, comparison or constant of the reference, or misspells one
+  read of a variable (or reads its neighbour in number: "numbers" for "number"); it is kept only
+  when the tests then fail, and the changed characters are the first error.
 - A model's answer that passes the tests is all good. One that fails is labelled only when a
   single edit of the same kinds makes it pass: the earliest such edit marks the first error.
 """
@@ -22,7 +23,7 @@ from verispec.eval.tasks.code import (
     parse_prefix,
     pick_code,
 )
-from verispec.judge.data.mutations import Mutation, mutations
+from verispec.judge.data.mutations import Mutation, identifier_mutations, mutations
 from verispec.judge.data.records import REFERENCE_MODEL, Source, sample_id
 from verispec.judge.data.source import Outcome, make_dropped, make_sample
 
@@ -63,6 +64,7 @@ class CodeSource:
         self,
         tasks: Sequence[Task] | None = None,
         corruptions_per_item: int = 2,
+        identifier_corruptions_per_item: int = 1,
         max_tries: int = 12,
         max_repairs: int = 40,
         limits: ExecutionLimits = DEFAULT_LIMITS,
@@ -70,6 +72,7 @@ class CodeSource:
     ) -> None:
         self.tasks = list(tasks) if tasks is not None else [get_task("mbpp")]
         self.corruptions_per_item = corruptions_per_item
+        self.identifier_corruptions_per_item = identifier_corruptions_per_item
         self.max_tries = max_tries  # test runs spent looking for failing corruptions, per item
         self.max_repairs = max_repairs  # test runs spent looking for a repair, per model answer
         self.limits = limits
@@ -92,19 +95,26 @@ class CodeSource:
                 yield make_dropped(self.source, task, item, REFERENCE_MODEL, variant, "the reference fails its tests")
             return
         yield make_sample(self.source, task, item, response, REFERENCE_MODEL, "good", [], "tests-pass")
-        kept = self._failing_corruptions(item, code)
-        for index in range(self.corruptions_per_item):
-            variant = _corruption_variant(index)
-            if index < len(kept):
-                mutation = kept[index]
-                span = mutation.planted_span(len(_FENCE_OPEN))
-                corrupted = fenced(mutation.apply(code))
-                yield make_sample(
-                    self.source, task, item, corrupted, REFERENCE_MODEL, variant, [span], f"corruption:{mutation.kind}"
-                )
-            else:
-                reason = "no further corruption makes the tests fail"
-                yield make_dropped(self.source, task, item, REFERENCE_MODEL, variant, reason)
+        operators = self._failing_corruptions(item, code, mutations(code), self.corruptions_per_item, "")
+        identifiers = self._failing_corruptions(
+            item, code, identifier_mutations(code), self.identifier_corruptions_per_item, ":identifier"
+        )
+        for variants, kept in ((self._operator_variants(), operators), (self._identifier_variants(), identifiers)):
+            yield from self._corruptions(task, item, code, variants, kept)
+
+    def _corruptions(
+        self, task: Task, item: TaskItem, code: str, variants: list[str], kept: list[Mutation]
+    ) -> Iterator[Outcome]:
+        """One sample per variant slot while corruptions last, then one drop per empty slot."""
+        for variant, mutation in zip(variants, kept):
+            span = mutation.planted_span(len(_FENCE_OPEN))
+            corrupted = fenced(mutation.apply(code))
+            yield make_sample(
+                self.source, task, item, corrupted, REFERENCE_MODEL, variant, [span], f"corruption:{mutation.kind}"
+            )
+        reason = "no further corruption makes the tests fail"
+        for variant in variants[len(kept) :]:
+            yield make_dropped(self.source, task, item, REFERENCE_MODEL, variant, reason)
 
     def label(self, task: Task, item: TaskItem, response: str, model: str, variant: str) -> Iterator[Outcome]:
         """A model's answer: all good when it passes, else marked at its earliest one-edit repair."""
@@ -120,19 +130,26 @@ class CodeSource:
         yield make_sample(self.source, task, item, response, model, variant, [span], f"repair:{mutation.kind}")
 
     def _reference_variants(self) -> list[str]:
-        return ["good"] + [_corruption_variant(i) for i in range(self.corruptions_per_item)]
+        return ["good", *self._operator_variants(), *self._identifier_variants()]
 
-    def _failing_corruptions(self, item: TaskItem, code: str) -> list[Mutation]:
-        """Up to `corruptions_per_item` corruptions that fail the tests, of different kinds first.
+    def _operator_variants(self) -> list[str]:
+        return [f"corruption-{i + 1}" for i in range(self.corruptions_per_item)]
 
-        The order is random but fixed by the item, so a rebuild finds the same corruptions.
+    def _identifier_variants(self) -> list[str]:
+        return [f"identifier-{i + 1}" for i in range(self.identifier_corruptions_per_item)]
+
+    def _failing_corruptions(
+        self, item: TaskItem, code: str, candidates: list[Mutation], count: int, salt: str
+    ) -> list[Mutation]:
+        """Up to `count` of `candidates` that fail the tests, of different kinds first.
+
+        The order is random but fixed by the item and `salt`, so a rebuild finds the same corruptions.
         """
-        candidates = mutations(code)
-        random.Random(f"{item.task}:{item.item_id}").shuffle(candidates)
+        random.Random(f"{item.task}:{item.item_id}{salt}").shuffle(candidates)
         kept: list[Mutation] = []
         tried = 0
         for mutation in _kinds_first(candidates):
-            if len(kept) == self.corruptions_per_item or tried == self.max_tries:
+            if len(kept) == count or tried == self.max_tries:
                 break
             if any(m.start < mutation.end and mutation.start < m.end for m in kept):
                 continue  # one site gives one sample
@@ -155,10 +172,6 @@ class CodeSource:
             if run_tests(repaired, reference, self.limits) == "passed":
                 return mutation, offset
         return None
-
-
-def _corruption_variant(index: int) -> str:
-    return f"corruption-{index + 1}"
 
 
 def _kinds_first(candidates: list[Mutation]) -> list[Mutation]:

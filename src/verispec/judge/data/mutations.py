@@ -2,12 +2,16 @@
 
 Each edit swaps one operator (+ and -, and and or), one comparison (< and <=, == and !=, in and
 not in) or one constant (off by one, True and False), at an exact character range of the source,
-so the edited text differs from the original in that range only.
+so the edited text differs from the original in that range only. `identifier_mutations` edits
+one read of a local name instead: a misspelling ("sum_ofNumbers" for "sum_of_numbers") or the
+variable one letter away ("numbers" for "number"), the slips a draft model makes in code that
+operator and constant edits never show a judge.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from dataclasses import dataclass
 
@@ -50,7 +54,7 @@ _BRACKETS_AND_SPACE = " \t\n\\()"
 class Mutation:
     """Replace `original` at [start, end) of a source by `replacement`."""
 
-    kind: str  # "operator" | "comparison" | "constant"
+    kind: str  # "operator" | "comparison" | "constant" | "identifier"
     start: int
     end: int
     original: str
@@ -82,6 +86,43 @@ def mutations(source: str) -> list[Mutation]:
     for node in ast.walk(tree):
         found.extend(_node_mutations(node, source, offsets))
     return sorted(found, key=lambda m: (m.start, m.replacement))
+
+
+def identifier_mutations(source: str) -> list[Mutation]:
+    """Edits of each place `source` reads a name it binds (an argument or an assigned variable),
+    in source order; [] if it does not parse. Names of fewer than three characters are left alone."""
+    try:
+        tree = parse_quietly(source)
+    except (SyntaxError, ValueError):
+        return []
+    bound = _bound_names(tree)
+    offsets = _Offsets(source)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound and len(node.id) >= 3:
+            start, end = offsets.start(node), offsets.end(node)
+            if source[start:end] == node.id:
+                found += [Mutation("identifier", start, end, node.id, r) for r in _misspellings(node.id, bound)]
+    return sorted(found, key=lambda m: (m.start, m.replacement))
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    stored = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    return stored | {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+
+
+def _misspellings(name: str, bound: set[str]) -> list[str]:
+    """Camel case at the last underscore, two middle letters swapped, and the bound name with or
+    without a final "s"."""
+    candidates = []
+    head, _, tail = name.rpartition("_")
+    if head.strip("_") and tail:
+        candidates.append(head + tail[0].upper() + tail[1:])
+    middle = len(name) // 2
+    if len(name) >= 4 and name[middle - 1].isalpha() and name[middle].isalpha() and name[middle - 1] != name[middle]:
+        candidates.append(name[: middle - 1] + name[middle] + name[middle - 1] + name[middle + 1 :])
+    candidates += [other for other in (name + "s", name[:-1] if name.endswith("s") else "") if other in bound]
+    return [c for c in dict.fromkeys(candidates) if c != name and not keyword.iskeyword(c)]
 
 
 def _node_mutations(node: ast.AST, source: str, offsets: _Offsets) -> list[Mutation]:
