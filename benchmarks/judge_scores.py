@@ -5,7 +5,9 @@ prompt and the committed output (one forward pass, the run's verifier and dtype)
 with the method's head, and lists the tokens the judge kept against the exact check (``relaxed``
 provenance) with their score and context, next to whether the sample and verifier-only's answer to
 the same item were right. Where a judged answer fails and verifier-only's passes, these tokens are
-where to look; their scores say which threshold would have rejected them.
+where to look; their scores say which threshold would have rejected them. ``--compare-head``
+scores the same tokens with a second head (``compare_score``), from the same forward pass;
+``--lost-only`` reads only the answers that lost what verifier-only got right.
 
     python benchmarks/judge_scores.py benchmarks/runs/pilot-judge-train humaneval \
         --out benchmarks/results/judge/pilot-relaxed-scores-humaneval.json
@@ -36,6 +38,8 @@ def main() -> None:
     parser.add_argument("task")
     parser.add_argument("--method", default="judge", help="the judge method's label in the run (default: judge)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--compare-head", type=Path, help="also score the tokens with this head")
+    parser.add_argument("--lost-only", action="store_true", help="only answers that lost what verifier-only got right")
     args = parser.parse_args()
 
     manifest, records = load_run(args.run_dir)
@@ -47,25 +51,30 @@ def main() -> None:
     settings = manifest.settings
     loaded = load_model(settings.verifier, dtype=DTYPES[settings.dtype], device=settings.device)
     verifier = TransformersBackend(loaded.model, name=settings.verifier)
-    head = load_head_for(verifier, judged[0].method_config["options"].get("head"))
+    heads = [load_head_for(verifier, judged[0].method_config["options"].get("head"))]
+    if args.compare_head:
+        heads.append(load_head_for(verifier, str(args.compare_head)))
     baseline = {(r.item_id, r.turn): r.correct for r in records if r.task == args.task and r.method == "verifier"}
-    items = [_item(r, verifier, loaded.tokenizer, head, baseline.get((r.item_id, r.turn))) for r in judged]
-    report = {"run": str(args.run_dir), "task": args.task, "method": args.method, "summary": _summary(items), "items": items}
+    if args.lost_only:
+        judged = [r for r in judged if r.correct is False and baseline.get((r.item_id, r.turn)) is True]
+    items = [_item(r, verifier, loaded.tokenizer, heads, baseline.get((r.item_id, r.turn))) for r in judged]
+    report = {"run": str(args.run_dir), "task": args.task, "method": args.method,
+              "compare_head": str(args.compare_head) if args.compare_head else None, "summary": _summary(items), "items": items}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(report["summary"], indent=2))
 
 
 def _item(
-    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, head: JudgeHead,
+    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, heads: list[JudgeHead],
     verifier_correct: bool | None,
 ) -> dict:
-    scores = _token_scores(record, verifier, tokenizer, head)
+    scores = _token_scores(record, verifier, tokenizer, heads)
     kept = [
         {
             "position": k,
             "token": record.pieces[k],
-            "score": round(scores[k], 4),
+            **{name: round(head_scores[k], 4) for name, head_scores in zip(("score", "compare_score"), scores)},
             "context": "".join(record.pieces[max(0, k - CONTEXT_PIECES) : k]),
         }
         for k, provenance in enumerate(record.provenance)
@@ -76,14 +85,14 @@ def _item(
 
 @torch.inference_mode()
 def _token_scores(
-    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, head: JudgeHead
-) -> list[float]:
-    """The head's score at each output token, read as the judge read it when the token was drafted."""
+    record: SampleRecord, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, heads: list[JudgeHead]
+) -> list[list[float]]:
+    """Each head's score at each output token, read as the judge read it when the token was drafted."""
     prompt = encode_prompt(tokenizer, record.prompt, chat=True)
     verifier.reset()
     states = verifier.forward([*prompt, *record.token_ids], last_only=True, hidden=True).hidden
     assert states is not None
-    return head.scores(states[len(prompt) :]).float().tolist()
+    return [head.scores(states[len(prompt) :]).float().tolist() for head in heads]
 
 
 def _summary(items: list[dict]) -> dict:
@@ -94,6 +103,7 @@ def _summary(items: list[dict]) -> dict:
         "judge_only_tokens": sum(len(i["judge_only"]) for i in items),
         "lost_against_verifier": [i["item"] for i in lost],
         "judge_only_scores_in_lost": sorted(t["score"] for i in lost for t in i["judge_only"]),
+        "compare_scores_in_lost": sorted(t["compare_score"] for i in lost for t in i["judge_only"] if "compare_score" in t),
     }
 
 
