@@ -248,6 +248,21 @@ def test_retime_reruns_unclean_timings_and_the_new_records_replace_the_old(tmp_p
     assert again.generated == 0
 
 
+def test_a_sample_re_timed_twice_keeps_the_latest_record(tmp_path, pipeline, monkeypatch):
+    shares = iter([0.5, 0.5, 0.0])  # disturbed, disturbed again on its first re-timing, then clean
+    monkeypatch.setattr("verispec.eval.runner.machine_load.others_share", lambda before, after: next(shares))
+    seconds = iter(range(60))
+    monkeypatch.setattr("verispec.eval.runner._now", lambda: f"2026-01-01T00:00:{next(seconds):02d}+00:00")
+    out = tmp_path / "run"
+    settings = dict(tasks=("fake_parity",), methods=("verifier",), limit=1, warmup_tokens=0)
+    for retime in (False, True, True):
+        run_eval(config(out, retime=retime, **settings), pipeline)
+    first, second, third = (json.loads(line)["timing"] for line in lines(out))
+    (record,) = read_records(out / "results.jsonl")
+    assert record.timing == third and record.timed_quietly
+    assert third["replaces"]["started_at"] == second["started_at"] != first["started_at"] == second["replaces"]["started_at"]
+
+
 def test_a_repeat_naming_another_start_time_is_no_replacement(tmp_path, pipeline):
     out = tmp_path / "run"
     run_eval(config(out, tasks=("fake_parity",), methods=("verifier",), limit=1), pipeline)
