@@ -3,9 +3,9 @@
 ``results.jsonl`` is append-only: every finished sample is one JSON line, written in one call and
 flushed to disk before the next sample starts, so an interrupted run loses at most the sample in
 flight. A sample is re-timed (``verispec eval --retime``) by appending a new record that names the
-one it replaces in ``timing["replaces"]``; readers keep the newer. A line that cannot be read (half-written by a crash, edited by hand) is skipped with a
-:class:`BrokenRecordWarning`; its sample counts as not run, so a resumed run generates it again
-instead of scoring a guess.
+one it replaces in ``timing["replaces"]``; readers keep the newer. A line that cannot be read
+(half-written by a crash, edited by hand) is skipped with a :class:`BrokenRecordWarning`; its
+sample counts as not run, so a resumed run generates it again instead of scoring a guess.
 
 ``run.json`` holds the settings that make samples comparable (models, dtype, decoding). A rerun
 into the same directory resumes only when they match; tasks and methods may be added.
