@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from verispec.eval.records import RESULTS_FILE, SampleRecord, open_manifest, read_records
-from verispec.eval.runner import RunConfig, plan_run
+from verispec.eval.runner import RunConfig, needs_run, plan_run
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def remaining_work(config: RunConfig) -> list[RemainingRow]:
         samples = [(item, turn) for t, item, turn in every_sample if t is task]
         for method in plan.methods:
             label = method.label()
-            found = [records.get((task.name, item.item_id, label, turn)) for item, turn in samples]
-            done = sum(r is not None and (r.timed_quietly or not config.retime) for r in found)
+            done = sum(not needs_run(records.get((task.name, item.item_id, label, turn)), config.retime)
+                       for item, turn in samples)
             seconds = timings.get((task.name, label))
             rows.append(RemainingRow(task.name, label, len(samples), done, fmean(seconds) if seconds else None))
     return rows

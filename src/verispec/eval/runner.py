@@ -203,34 +203,30 @@ class _Runner:
         writer = RecordWriter(self.config.out / RESULTS_FILE)
         with self._bar(planned, resumed) as bar:
             if pending and self.config.warmup_tokens:
-                self._warm_up(pending[0])
+                task, item, _ = pending[0]
+                self._warm_up(task, item)
             for _, task, items in self.plan.tasks:
                 for item in items:
                     for method in self.plan.methods:
                         self._conversation(task, item, method, writer, bar)
-        retimed = sum(key in self.done for key in pending)
+        retimed = sum(key in self.done for _, _, key in pending)
         return RunOutcome(self.config.out, planned, resumed, len(pending), retimed)
 
-    def _pending(self) -> list[RecordKey]:
-        """The key of every sample to generate, in run order."""
-        keys = [
-            (task.name, item.item_id, method.label(), turn)
+    def _pending(self) -> list[tuple[Task, TaskItem, RecordKey]]:
+        """(task, item, key) of every sample to generate, in run order."""
+        return [
+            (task, item, key)
             for task, item, turn in self.plan.samples(self.config.turns)
             for method in self.plan.methods
+            if needs_run(self.done.get(key := (task.name, item.item_id, method.label(), turn)), self.config.retime)
         ]
-        return [key for key in keys if self._needs_run(key)]
-
-    def _needs_run(self, key: RecordKey) -> bool:
-        record = self.done.get(key)
-        return record is None or (self.config.retime and not record.timed_quietly)
 
     def _conversation(self, task: Task, item: TaskItem, method: Method, writer: RecordWriter, bar: tqdm) -> None:
         """Every turn of one item with one method; each turn sees the method's own earlier answers."""
         history: list[str] = []
         for turn in range(_turns(item, self.config.turns)):
-            key = (task.name, item.item_id, method.label(), turn)
-            record = self.done.get(key)
-            if self._needs_run(key):
+            record = self.done.get((task.name, item.item_id, method.label(), turn))
+            if needs_run(record, self.config.retime):
                 record = self._sample(task, item, method, turn, history, replacing=record)
                 writer.append(record)
                 bar.set_postfix_str(_postfix(record), refresh=False)
@@ -243,17 +239,11 @@ class _Runner:
             disable=not self.config.progress, file=sys.stderr,
         )
 
-    def _warm_up(self, key: RecordKey) -> None:
+    def _warm_up(self, task: Task, item: TaskItem) -> None:
         """One short unrecorded generation per method, so one-time costs (lazy loading, first
         kernel calls) do not land on whichever method happens to run first."""
-        task, item = self._task_item(key)
         for method in self.plan.methods:
             self.pipeline.generate(task.messages(item, 0, ()), method=method, max_new_tokens=self.config.warmup_tokens)
-
-    def _task_item(self, key: RecordKey) -> tuple[Task, TaskItem]:
-        task_name, item_id = key[0], key[1]
-        return next((task, item) for _, task, items in self.plan.tasks if task.name == task_name
-                    for item in items if item.item_id == item_id)
 
     def _sample(
         self, task: Task, item: TaskItem, method: Method, turn: int, history: list[str],
@@ -291,6 +281,12 @@ class _Runner:
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
             authors=result.authors,
         )
+
+
+def needs_run(record: SampleRecord | None, retime: bool) -> bool:
+    """Whether a sample with this record (None: not run yet) is to be generated: when it is missing,
+    or with ``retime`` when its timing is not known to be clean."""
+    return record is None or (retime and not record.timed_quietly)
 
 
 def _replaced_timing(record: SampleRecord, token_ids: Sequence[int]) -> dict[str, Any]:
