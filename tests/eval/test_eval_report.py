@@ -23,7 +23,8 @@ from verispec.eval.report import (
     wilson_interval,
     write_plots,
 )
-from verispec.eval.report.plots import histograms_by_method, whole_tasks
+from verispec.eval.report.plots import beside_curve, histograms_by_method, label_offsets, short_label, whole_tasks
+from verispec.methods import Method
 
 
 def make_record(
@@ -326,6 +327,25 @@ def test_one_option_swept_over_values_makes_a_curve(tmp_path):
     assert [value for value, _ in sweeps[("math", "judge", "threshold")]] == [0.05, 0.2, 0.5]
     paths = write_plots(rows, tmp_path / "plots", "verifier")
     assert "sweep_math_judge_threshold.png" in [p.name for p in paths]
+
+
+def test_a_sweep_curve_is_drawn_beside_its_default_and_the_sd_variants():
+    rows = summarize([make_record("math", "a", m, lossless=False)
+                      for m in ("verifier", "sd", "sd:gamma=8", "judge", "judge:head=x/h.safetensors", "lenient")])
+    swept = Method.parse("judge:threshold=0.9")
+    assert [r.method for r in rows if beside_curve(r, swept, "threshold", "verifier")] == ["sd", "sd:gamma=8", "judge"]
+
+
+def test_plot_labels_shorten_file_paths_to_their_stem():
+    assert short_label("judge:head=benchmarks/results/judge/head-without-code.safetensors,threshold=0.9") == (
+        "judge:head=head-without-code,threshold=0.9")
+    assert short_label("sd:adaptive=true,gamma=8") == "sd:adaptive=true,gamma=8"
+    assert short_label("verifier") == "verifier"
+
+
+def test_labels_of_coinciding_points_stack_instead_of_overprinting():
+    offsets = label_offsets([(16.5, 71.1), (16.5, 71.1), (16.4, 71.1), (13.6, 89.5)])
+    assert [dy for _, dy in offsets] == [4, -6, -16, 4]  # the fourth point is far from the others
 
 
 def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):
