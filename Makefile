@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.verispec-installed
 
-.PHONY: setup models data browser bench test test-unit clean
+.PHONY: setup models models-all data browser bench test test-unit clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints/dev.txt
 models: setup
 	$(BIN)/verispec models pull
 
+# The tests also need the cross-tokenizer models (SmolLM2, Gemma) for CoSD's token bridge.
+models-all: setup
+	$(BIN)/verispec models pull --all
+
 data: setup
 	$(BIN)/verispec data pull
 
@@ -30,7 +34,7 @@ browser:
 bench: models
 	$(BIN)/verispec bench --out benchmarks/results/bench.json
 
-test: models data browser
+test: models-all data browser
 	$(BIN)/python -m pytest
 
 test-unit: setup
