@@ -23,7 +23,15 @@ from verispec.eval.report import (
     wilson_interval,
     write_plots,
 )
-from verispec.eval.report.plots import beside_curve, histograms_by_method, label_offsets, short_label, whole_tasks
+from verispec.eval.report.plots import (
+    _pyplot,
+    accuracy_vs_speedup,
+    beside_curve,
+    histograms_by_method,
+    label_offsets,
+    short_label,
+    whole_tasks,
+)
 from verispec.methods import Method
 
 
@@ -329,6 +337,19 @@ def test_one_option_swept_over_values_makes_a_curve(tmp_path):
     assert "sweep_math_judge_threshold.png" in [p.name for p in paths]
 
 
+def test_many_methods_get_a_legend_instead_of_crowded_labels(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    plt = _pyplot()
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    methods = ["sd", *(f"judge:threshold=0.{k}" for k in range(1, 10))]
+    records = speed_records() + [replace(r, method=m) for m in methods[1:] for r in speed_records() if r.method == "sd"]
+    accuracy_vs_speedup(plt, summarize(records), tmp_path, "verifier")
+    legend = figures[0].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["verifier", *methods]
+    assert not figures[0].axes[0].texts  # no labels beside the points
+
+
 def test_a_sweep_curve_is_drawn_beside_its_default_and_the_sd_variants():
     rows = summarize([make_record("math", "a", m, lossless=False)
                       for m in ("verifier", "sd", "sd:gamma=8", "judge", "judge:head=x/h.safetensors", "lenient")])
@@ -343,9 +364,24 @@ def test_plot_labels_shorten_file_paths_to_their_stem():
     assert short_label("verifier") == "verifier"
 
 
-def test_labels_of_coinciding_points_stack_instead_of_overprinting():
-    offsets = label_offsets([(16.5, 71.1), (16.5, 71.1), (16.4, 71.1), (13.6, 89.5)])
-    assert [dy for _, dy in offsets] == [4, -6, -16, 4]  # the fourth point is far from the others
+def test_labels_of_coinciding_points_take_both_sides_then_stack_instead_of_overprinting():
+    xy = [(16.5, 71.1), (16.5, 71.1), (16.4, 71.1), (13.6, 80.5)]
+    offsets = label_offsets(xy, ["judge", "sd", "lenient", "x"], AXES, AXES_SIZE)
+    assert offsets == [(6, 4), (-6, 4), (6, -6), (6, 4)]  # the fourth point is far from the others
+
+
+def test_a_label_moves_only_where_another_label_reaches_and_stays_inside_the_axes():
+    xy = [(16.8, 51.2), (17.6, 51.2), (17.8, 50.0), (4.2, 51.2), (4.2, 51.2)]
+    labels = ["threshold=0.9", "judge (default threshold)", "threshold=0.2", "sd", "sd:gamma=8"]
+    # 0.8 apart on a 14-wide axis is 23 points, less than the first label's width, and the second
+    # label is too wide for the gap on its left: it goes a line lower. The third (8 points lower)
+    # fits left of its point. At the left edge, labels never go left.
+    assert label_offsets(xy, labels, AXES, AXES_SIZE) == [(6, 4), (6, -6), (-6, 4), (6, 4), (6, -6)]
+    assert label_offsets(xy[:2], ["a", "b"], AXES, AXES_SIZE) == [(6, 4), (6, 4)]  # short labels clear
+
+
+AXES = ((4.0, 18.0), (36.0, 85.0))  # data limits and size in points of a typical plot's axes
+AXES_SIZE = (400.0, 330.0)
 
 
 def test_plots_without_matplotlib_say_how_to_install(tmp_path, monkeypatch):

@@ -8,8 +8,9 @@ matplotlib is an optional dependency (the ``report`` extra); without it, plottin
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from verispec.errors import VerispecError
 from verispec.eval.report.summary import MethodRow
 from verispec.methods import Method
 
+COLOURS = 10  # matplotlib's default colour cycle; past it, points change marker (bars hatch) so none look alike
+MARKERS = "osD^v"
+HATCHES = ("", "//", "..", "xx")
+LABELLED_POINTS = 8
 INSTALL = "pip install 'verispec[report]' (or: pip install matplotlib)"
 
 
@@ -135,23 +140,60 @@ def _errorbars(ax: Any, points: Sequence[tuple[str, MethodRow]], **style: Any) -
 
 
 def _annotate(ax: Any, points: Sequence[tuple[str, MethodRow]], position: Any) -> None:
-    """Label each point, stacking the labels of points that (nearly) coincide instead of overprinting them."""
+    """Label each point, moving a label down past the labels placed before it instead of overprinting them."""
     xy = [position(row) for _, row in points]
-    offsets = label_offsets(xy)
-    for (label, _), at, offset in zip(points, xy, offsets):
-        ax.annotate(label, at, textcoords="offset points", xytext=offset, fontsize=8)
+    labels = [label for label, _ in points]
+    box = ax.get_window_extent()
+    size = (box.width * 72 / ax.figure.dpi, box.height * 72 / ax.figure.dpi)
+    for label, at, offset in zip(labels, xy, label_offsets(xy, labels, (ax.get_xlim(), ax.get_ylim()), size)):
+        ax.annotate(label, at, textcoords="offset points", xytext=offset, fontsize=8,
+                    horizontalalignment="left" if offset[0] > 0 else "right")
 
 
-def label_offsets(xy: Sequence[tuple[float, float]], near: float = 0.04, step: int = 10) -> list[tuple[int, int]]:
-    """Text offsets (in points) for labels of points at ``xy``: a point within ``near`` of the plot's
-    span of an earlier one has its label ``step`` points below the last label stacked there."""
-    spans = [max(values) - min(values) or 1.0 for values in zip(*xy)] if xy else [1.0, 1.0]
+CHAR_POINTS = 4.6  # mean width of a character at font size 8
+LINE_POINTS = 10
+
+
+def label_offsets(
+    xy: Sequence[tuple[float, float]], labels: Sequence[str],
+    limits: tuple[tuple[float, float], tuple[float, float]], size: tuple[float, float],
+) -> list[tuple[int, int]]:
+    """Text offsets (in points) for ``labels`` of points at ``xy`` on axes with these data ``limits``
+    and ``size`` in points. Each label sits just above its point, on the right, else on the left
+    (ending there: a negative x offset), else a line lower, until its box clears every label placed
+    before it and the axes' left edge."""
+    (x0, x1), (y0, y1) = limits
+    placed: list[tuple[float, float, float, float]] = []
     offsets: list[tuple[int, int]] = []
-    for i, (x, y) in enumerate(xy):
-        close = [offsets[j][1] for j in range(i)
-                 if abs(xy[j][0] - x) <= near * spans[0] and abs(xy[j][1] - y) <= near * spans[1]]
-        offsets.append((6, min(close) - step if close else 4))
+    for (x, y), label in zip(xy, labels):
+        at = ((x - x0) / (x1 - x0) * size[0], (y - y0) / (y1 - y0) * size[1])
+        width = CHAR_POINTS * len(label)
+        for dx, dy in _candidates():
+            box = _label_box(at, dx, dy, width)
+            if box[0] >= 0 and not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
+        offsets.append((dx, dy))
     return offsets
+
+
+def _candidates() -> Iterator[tuple[int, int]]:
+    """Label offsets nearest first: right of the point, then left of it, a line lower at a time."""
+    for line in itertools.count():
+        yield 6, 4 - LINE_POINTS * line
+        yield -6, 4 - LINE_POINTS * line
+
+
+def _label_box(at: tuple[float, float], dx: int, dy: int, width: float) -> tuple[float, float, float, float]:
+    """The box (left, bottom, right, top) of a label offset by (dx, dy) from ``at``; a negative dx
+    puts the label's right end there."""
+    left = at[0] + dx if dx > 0 else at[0] + dx - width
+    return left, at[1] + dy, left + width, at[1] + dy + LINE_POINTS - 2
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two boxes (left, bottom, right, top) intersect."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def short_label(method: str) -> str:
@@ -167,17 +209,23 @@ def short_label(method: str) -> str:
 
 
 def accuracy_vs_speedup(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> Path | None:
-    """One task: each method a point at (speedup, accuracy) with its 95% interval; None if unscored."""
+    """One task: each method a point at (speedup, accuracy) with its 95% interval; None if unscored.
+    Up to ``LABELLED_POINTS`` methods are labelled beside their points, more in a legend, where
+    labels would crowd."""
     points = [r for r in rows if r.accuracy is not None and (r.method == baseline or _speedup(r) is not None)]
     if not points:
         return None
-    fig, ax = plt.subplots(figsize=(7.2, 4.8))
-    for row in points:
+    legend = len(points) > LABELLED_POINTS
+    fig, ax = plt.subplots(figsize=(9.6 if legend else 7.2, 4.8))
+    for k, row in enumerate(points):
         x, acc = _speedup(row) or 1.0, row.accuracy
         ax.errorbar([x], [100 * acc.estimate], yerr=[[100 * (acc.estimate - acc.low)], [100 * (acc.high - acc.estimate)]],
-                    fmt="o", capsize=4)
-    _annotate(ax, [(short_label(row.method), row) for row in points],
-              lambda row: (_speedup(row) or 1.0, 100 * row.accuracy.estimate))
+                    fmt=MARKERS[k // COLOURS % len(MARKERS)], capsize=4, label=short_label(row.method))
+    if legend:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        _annotate(ax, [(short_label(row.method), row) for row in points],
+                  lambda row: (_speedup(row) or 1.0, 100 * row.accuracy.estimate))
     ax.axvline(1.0, color="grey", linewidth=0.8, linestyle=":")
     ax.set(xlabel=f"speedup over {baseline} (same run)", ylabel="accuracy, % (95% Wilson CI)",
            title=f"{rows[0].task}: accuracy vs speedup")
@@ -196,17 +244,17 @@ def speedup_by_task(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline
     tasks = list(dict.fromkeys(row.task for row in rows))
     methods = list(dict.fromkeys(row.method for row in timed))
     width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(tasks) * max(1, len(methods) / 2)), 4.4))
+    fig, ax = plt.subplots(figsize=(2.4 + max(6.4, 0.9 * len(tasks) * max(1, len(methods) / 2)), 4.4))
     for k, method in enumerate(methods):
         by_task = {row.task: _speedup(row) for row in timed if row.method == method}
         xs = [i + (k - (len(methods) - 1) / 2) * width for i, task in enumerate(tasks) if task in by_task]
         heights = [by_task[task] for task in tasks if task in by_task]
-        bars = ax.bar(xs, heights, width, label=short_label(method))
+        bars = ax.bar(xs, heights, width, label=short_label(method), hatch=HATCHES[k // COLOURS % len(HATCHES)])
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right", fontsize=8)
     ax.set(ylabel=f"speedup over {baseline} (same run)", title="speedup by task")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
     return _save(plt, fig, out_dir / "speedup_by_task.png")
 
