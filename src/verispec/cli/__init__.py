@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verispec.cli import bench, cosd, data, eval, generate, judge, models, report, serve, serve_bench
+from verispec.cli import bench, cosd, data, eval, generate, judge, models, report, report_settings, serve, serve_bench
 from verispec.errors import VerispecError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.register(subparsers)
     models.register(subparsers)
     report.register(subparsers)
+    report_settings.register(subparsers)
     serve.register(subparsers)
     serve_bench.register(subparsers)
     return parser

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings_to_stderr():
         report = load_report(
             args.run_dir, baseline=args.baseline,
-            tasks_only=_specs(args.tasks), methods_only=[canonical_label(m) for m in _specs(args.methods)],
+            tasks_only=specs(args.tasks), methods_only=[canonical_label(m) for m in specs(args.methods)],
             by_category=args.by_category,
         )
     references = [canonical_label(r) for r in args.targets_reference] or ["sd"]
@@ -80,7 +80,7 @@ def _targets_section(report: RunReport, method: str, reference: str) -> str:
             + f"\n{TARGETS_NOTE}\n")
 
 
-def _specs(text: str | None) -> list[str]:
+def specs(text: str | None) -> list[str]:
     return split_specs([text]) if text else []
 
 

@@ -1,0 +1,206 @@
+"""Collaborative settings side by side (CoSD's three settings).
+
+Per task, each setting's models decoding alone and its collaborative methods, with every
+collaborative method compared with the setting's best single model on that task, on the same items:
+fusion is worth its cost only where it beats the best model it fuses.
+
+A model decoding alone is its run's ``draft`` or ``verifier`` (assistant 1) method. A further
+assistant (``verispec eval --assistant``) has no such method in its own run, so its samples come
+from another of the given runs where it was the draft or the verifier, made with the same generation
+settings, on the items of this setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from verispec.errors import ConfigError
+from verispec.eval.records import RunManifest, RunSettings, SampleRecord, load_run
+from verispec.eval.report.plots import short_label
+from verispec.eval.report.summary import Comparison, MethodRow, group_outcomes, method_row
+from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, number_cell, table_line
+
+MODEL_FIELDS = ("draft", "verifier", "assistants")  # what may differ between settings; the rest must not
+ALONE = " alone"
+COLUMNS = ("setting", "method", "n", "accuracy [95% CI]", "Δ vs best single model [95% CI]", "McNemar p",
+           "tokens/s", "speed vs best single model", "rounds per answer", "written by assistants")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One run directory of a collaborative setting: its name, fixed settings and records."""
+
+    name: str
+    manifest: RunManifest
+    records: list[SampleRecord]
+
+    @property
+    def models(self) -> list[str]:
+        """The draft, then assistant 1 (the run's verifier), then any further assistants."""
+        s = self.manifest.settings
+        return [s.draft, s.verifier, *s.assistants]
+
+    def alone_method(self, model: str) -> str | None:
+        """The method label under which ``model`` decoded alone in this run, if it could."""
+        s = self.manifest.settings
+        return "draft" if model == s.draft else "verifier" if model == s.verifier else None
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """A model alone or a collaborative method, in one setting and task.
+
+    ``best``: this model alone is the setting's most accurate on the task. ``source``: the other
+    setting whose samples a model alone comes from (None: its own run). ``versus_best``: a
+    collaborative method against the best single model, on the items both completed.
+    """
+
+    setting: str
+    row: MethodRow
+    single: bool
+    best: bool = False
+    source: str | None = None
+    versus_best: Comparison | None = None
+
+
+def load_settings(run_dirs: Sequence[Path]) -> list[Setting]:
+    """Read each run directory; every one needs its ``run.json`` to say which models it ran."""
+    settings = []
+    for run_dir in run_dirs:
+        manifest, records = load_run(run_dir)
+        if manifest is None:
+            raise ConfigError(f"{run_dir} has no run.json, so its models are unknown; report it with `verispec report`")
+        settings.append(Setting(run_dir.resolve().name, manifest, records))
+    return settings
+
+
+def compare_settings(
+    settings: Sequence[Setting], *, tasks: Sequence[str] = (), methods: Sequence[str] = ()
+) -> list[SettingRow]:
+    """Rows by task, then setting: its models alone (the best one marked), then its other methods,
+    all on the items that every one of those other methods answered (a run's models alone and its
+    lossless baseline often cover more items than its collaborative methods).
+
+    ``methods`` narrows the other methods to these labels or names (``cosd-tree`` matches every
+    tree); models alone are always shown.
+    """
+    rows = []
+    for task in tasks or dict.fromkeys(r.task for s in settings for r in s.records):
+        for setting in settings:
+            rows += _setting_rows(setting, task, settings, methods)
+    return rows
+
+
+def _setting_rows(setting: Setting, task: str, settings: Sequence[Setting], methods: Sequence[str]) -> list[SettingRow]:
+    own = [r for r in setting.records if r.task == task]
+    if not own:
+        return []
+    shown = [r for r in own if _shown(r.method, methods)]
+    items = _common_items(shown) if shown else {r.item_id for r in own}
+    singles: dict[str, str | None] = {}  # label of a model alone -> the setting its samples come from
+    records = [r for r in shown if r.item_id in items]
+    for model in setting.models:
+        found, source = _alone(model, setting, settings, task, items)
+        if found:
+            singles[model + ALONE] = source
+            records += [replace(r, method=model + ALONE) for r in found]
+    grouped = group_outcomes(records)
+    rows = [(label, method_row(task, label, grouped[(task, label)], None)) for label in singles]
+    best = max(rows, key=lambda pair: pair[1].accuracy.estimate if pair[1].accuracy else -1.0, default=None)
+    result = [SettingRow(setting.name, row, True, best is not None and label == best[0], singles[label])
+              for label, row in rows]
+    for label in dict.fromkeys(r.method for r in shown):
+        reference = grouped[(task, best[0])] if best else None
+        row = method_row(task, label, grouped[(task, label)], reference)
+        result.append(SettingRow(setting.name, row, False, versus_best=row.comparison))
+    return result
+
+
+def _common_items(records: Sequence[SampleRecord]) -> set[str]:
+    """The items every method among ``records`` answered."""
+    by_method: dict[str, set[str]] = {}
+    for record in records:
+        by_method.setdefault(record.method, set()).add(record.item_id)
+    return set.intersection(*by_method.values())
+
+
+def _shown(method: str, methods: Sequence[str]) -> bool:
+    """Whether a method of the run (not a model alone) belongs in the table."""
+    if method in ("draft", "verifier"):
+        return False
+    return not methods or method in methods or method.partition(":")[0] in methods
+
+
+def _alone(
+    model: str, setting: Setting, settings: Sequence[Setting], task: str, items: set[str]
+) -> tuple[list[SampleRecord], str | None]:
+    """The records of ``model`` decoding alone on these items: from the setting's own run if it has
+    them, else from the first comparable run that does, with that run's name."""
+    for other in [setting, *(s for s in settings if s is not setting and comparable(s, setting))]:
+        method = other.alone_method(model)
+        found = [r for r in other.records if r.task == task and r.method == method and r.item_id in items]
+        if method and found:
+            return found, None if other is setting else other.name
+    return [], None
+
+
+def comparable(a: Setting, b: Setting) -> bool:
+    """Whether two runs generated alike (dtype, device, split, seed, temperature, lengths, turns),
+    whichever models they paired."""
+    return all(getattr(a.manifest.settings, f.name) == getattr(b.manifest.settings, f.name)
+               for f in fields(RunSettings) if f.name not in MODEL_FIELDS)
+
+
+def settings_markdown(rows: Sequence[SettingRow], settings: Sequence[Setting]) -> str:
+    """A table per task, the models of each setting, and where a model's samples were borrowed."""
+    lines = ["# verispec settings report", ""]
+    lines += [f"- **{s.name}**: draft {s.models[0]}; " + ", ".join(
+        f"assistant {k} {m}" for k, m in enumerate(s.models[1:], 1)) for s in settings]
+    for task in dict.fromkeys(r.row.task for r in rows):
+        lines += ["", f"## {task}", "", table_line(COLUMNS), table_line(["---"] * len(COLUMNS))]
+        lines += [table_line(_cells(r)) for r in rows if r.row.task == task]
+    borrowed = [r for r in rows if r.source]
+    if borrowed:
+        lines += ["", "Models alone taken from another run with the same generation settings, on this setting's items "
+                  "(their speed was measured in that run):", ""]
+        lines += [f"- {r.row.task} / {r.setting}: {r.row.method} from {r.source}" for r in borrowed]
+    missing = _missing(rows, settings)
+    lines += ["", *missing] if missing else []
+    return "\n".join(lines) + "\n\n" + NOTE + "\n"
+
+
+def _missing(rows: Sequence[SettingRow], settings: Sequence[Setting]) -> list[str]:
+    """Lines naming every model of a setting with no samples alone on a task of that setting."""
+    lines = []
+    for task in dict.fromkeys(r.row.task for r in rows):
+        for setting in settings:
+            shown = {r.row.method for r in rows if r.setting == setting.name and r.row.task == task}
+            if shown:
+                lines += [f"- {task} / {setting.name}: no run decoded {model} alone on these items"
+                          for model in setting.models if model + ALONE not in shown]
+    return lines
+
+
+def _cells(r: SettingRow) -> list[str]:
+    row, c = r.row, r.versus_best
+    return [
+        r.setting,
+        short_label(row.method),
+        str(row.items),
+        accuracy_cell(row.accuracy),
+        "best single model" if r.best else difference_cell(c.difference) if c else DASH,
+        f"{c.mcnemar_p:.3f}" if c and c.mcnemar_p is not None else DASH,
+        number_cell(row.tokens_per_second, "{:.1f}"),
+        number_cell(c.speedup if c else None, "{:.2f}×"),
+        number_cell(row.mean_rounds, "{:.1f}"),
+        number_cell(row.assistant_share, "{:.1%}"),
+    ]
+
+
+NOTE = ("n: items; accuracy: Wilson 95% interval; Δ: the method's accuracy minus the setting's best single model's "
+        "on the items both completed, paired bootstrap 95% interval, percentage points; McNemar p: exact two-sided "
+        "test on the same pairs; speed vs best single model: summed tokens / summed seconds over the same pairs "
+        "(timings other processes disturbed left out); rounds per answer: verifier passes (collaborative methods: "
+        "draft-and-review rounds) per item; written by assistants: tokens whose author is not the draft.")
