@@ -24,7 +24,7 @@ from verispec.eval.report import (
     write_plots,
 )
 from verispec.eval.report.plots import (
-    _pyplot,
+    pyplot,
     accuracy_vs_speedup,
     beside_curve,
     histograms_by_method,
@@ -339,7 +339,7 @@ def test_one_option_swept_over_values_makes_a_curve(tmp_path):
 
 def test_many_methods_get_a_legend_instead_of_crowded_labels(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    plt = _pyplot()
+    plt = pyplot()
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)
     methods = ["sd", *(f"judge:threshold=0.{k}" for k in range(1, 10))]

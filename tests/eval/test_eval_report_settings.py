@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from test_eval_report import make_record, write_run
 from verispec.cli import main
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, RunSettings
-from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown
+from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown, settings_plot
 
 TREE = "cosd-tree:tree=trees/s+a.tree.json"
 
@@ -100,3 +101,11 @@ def test_command_prints_and_writes_the_report(runs, tmp_path, capsys):
     assert printed == out.read_text(encoding="utf-8")
     assert "## math" in printed and "| two | cosd-rule | 4 | 100.0% [51.0%, 100.0%] | +25.0 [" in printed
     assert TREE not in printed
+
+
+def test_the_plot_draws_every_scored_row_and_skips_unscored_runs(runs, tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = compare_settings(load_settings([runs["two"], runs["three"], runs["big"]]))
+    assert settings_plot(rows, tmp_path / "plots").read_bytes().startswith(b"\x89PNG")
+    unscored = [replace(r, row=replace(r.row, accuracy=None)) for r in rows]
+    assert settings_plot(unscored, tmp_path / "none") is None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from verispec.cli.eval import warnings_to_stderr
 from verispec.cli.report import canonical_label, specs
-from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown
+from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown, settings_plot
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", help="only these methods besides the models alone: labels or names "
                         "(cosd-tree matches every tree), comma-separated")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the report to FILE")
+    parser.add_argument("--plots", type=Path, metavar="DIR",
+                        help="write settings_accuracy.png into DIR: accuracy per task, setting and method (needs matplotlib)")
     parser.set_defaults(func=run)
 
 
@@ -36,4 +39,6 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(text, encoding="utf-8")
+    if args.plots and (path := settings_plot(rows, args.plots)):
+        print(f"plot: {path}", file=sys.stderr)
     return 0

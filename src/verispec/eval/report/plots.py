@@ -29,7 +29,8 @@ class PlotDependencyError(VerispecError, ImportError):
     """matplotlib, needed for plots, is not installed."""
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files; a :class:`PlotDependencyError` that says how to install it if missing."""
     try:
         import matplotlib
     except ImportError as error:
@@ -42,7 +43,7 @@ def _pyplot() -> Any:
 
 def write_plots(rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> list[Path]:
     """Write every plot into ``out_dir`` and return the files written."""
-    plt = _pyplot()
+    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for task in dict.fromkeys(row.task for row in rows):
@@ -110,7 +111,7 @@ def sweep_curve(
            title=f"{task}: {name} along {key}")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(plt, fig, out_dir / f"sweep_{_slug(task)}_{_slug(name)}_{_slug(key)}.png")
+    return save_figure(plt, fig, out_dir / f"sweep_{_slug(task)}_{_slug(name)}_{_slug(key)}.png")
 
 
 def beside_curve(row: MethodRow, swept: Method, key: str, baseline: str) -> bool:
@@ -230,7 +231,7 @@ def accuracy_vs_speedup(plt: Any, rows: Sequence[MethodRow], out_dir: Path, base
     ax.set(xlabel=f"speedup over {baseline} (same run)", ylabel="accuracy, % (95% Wilson CI)",
            title=f"{rows[0].task}: accuracy vs speedup")
     ax.grid(alpha=0.3)
-    return _save(plt, fig, out_dir / f"accuracy_vs_speedup_{_slug(rows[0].task)}.png")
+    return save_figure(plt, fig, out_dir / f"accuracy_vs_speedup_{_slug(rows[0].task)}.png")
 
 
 def speedup_by_task(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> Path | None:
@@ -256,7 +257,7 @@ def speedup_by_task(plt: Any, rows: Sequence[MethodRow], out_dir: Path, baseline
     ax.set(ylabel=f"speedup over {baseline} (same run)", title="speedup by task")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
-    return _save(plt, fig, out_dir / "speedup_by_task.png")
+    return save_figure(plt, fig, out_dir / "speedup_by_task.png")
 
 
 def _speedup(row: MethodRow) -> float | None:
@@ -276,7 +277,7 @@ def accepted_lengths(plt: Any, rows: Sequence[MethodRow], out_dir: Path) -> Path
         ax.set(title=f"{short_label(method)}: {total} rounds, {mean:.2f} drafted tokens kept per round", ylabel="share of rounds")
         ax.set_xticks(range(len(counts)))
     axes[-1, 0].set_xlabel("drafted tokens kept in a round")
-    return _save(plt, fig, out_dir / "accepted_lengths.png")
+    return save_figure(plt, fig, out_dir / "accepted_lengths.png")
 
 
 def histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
@@ -292,7 +293,8 @@ def histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
     return totals
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
+def save_figure(plt: Any, fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

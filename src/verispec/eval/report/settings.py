@@ -18,7 +18,7 @@ from pathlib import Path
 
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, RunSettings, SampleRecord, load_run
-from verispec.eval.report.plots import short_label
+from verispec.eval.report.plots import pyplot, save_figure, short_label
 from verispec.eval.report.summary import Comparison, MethodRow, group_outcomes, method_row
 from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, number_cell, table_line
 
@@ -197,6 +197,37 @@ def _cells(r: SettingRow) -> list[str]:
         number_cell(row.mean_rounds, "{:.1f}"),
         number_cell(row.assistant_share, "{:.1%}"),
     ]
+
+
+def settings_plot(rows: Sequence[SettingRow], out_dir: Path) -> Path | None:
+    """Accuracy with its 95% interval, a panel per task and a line per setting and method, coloured
+    by setting; each setting's best single model is a filled square, with a grey bar at its accuracy
+    across the setting's lines, its other models hollow diamonds, its other methods circles. None if
+    no row is scored."""
+    scored = [r for r in rows if r.row.accuracy is not None]
+    if not scored:
+        return None
+    plt = pyplot()
+    tasks = list(dict.fromkeys(r.row.task for r in scored))
+    lines = list(dict.fromkeys((r.setting, short_label(r.row.method)) for r in scored))
+    colours = {name: f"C{k}" for k, name in enumerate(dict.fromkeys(r.setting for r in scored))}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks) + 4.0, 1.2 + 0.3 * len(lines)),
+                             sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for r in (r for r in scored if r.row.task == task):
+            y, a = lines.index((r.setting, short_label(r.row.method))), r.row.accuracy
+            style = {"fmt": "s"} if r.best else {"fmt": "D", "mfc": "none"} if r.single else {"fmt": "o"}
+            ax.errorbar([100 * a.estimate], [y], xerr=[[100 * (a.estimate - a.low)], [100 * (a.high - a.estimate)]],
+                        color=colours[r.setting], capsize=3, **style)
+            if r.best:
+                ys = [k for k, (setting, _) in enumerate(lines) if setting == r.setting]
+                ax.vlines(100 * a.estimate, min(ys) - 0.4, max(ys) + 0.4, color="grey", alpha=0.5)
+        ax.set(title=task, xlabel="accuracy, % (95% CI)")
+        ax.grid(alpha=0.3, axis="x")
+    axes[0][0].set_yticks(range(len(lines)), [f"{setting} · {method}" for setting, method in lines], fontsize=7)
+    axes[0][0].invert_yaxis()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return save_figure(plt, fig, out_dir / "settings_accuracy.png")
 
 
 NOTE = ("n: items; accuracy: Wilson 95% interval; Δ: the method's accuracy minus the setting's best single model's "
