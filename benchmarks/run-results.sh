@@ -40,9 +40,9 @@ ISSUE3=verifier,draft,sd
 ISSUE4=lenient,typical,judge
 # CoSD across tokenizers: the draft writes, the "verifier" is assistant 1.
 cosd() {
-  local out=$1 draft=$2 assistant=$3 tree=$4; shift 4
+  local out=$1 draft=$2 assistant=$3 methods=$4; shift 4
   verispec eval --tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out" \
-    --draft "$draft" --verifier "$assistant" "$@" --methods "verifier,draft,cosd-rule,cosd-tree:tree=$tree" ${EVAL_FLAGS:-}
+    --draft "$draft" --verifier "$assistant" "$@" --methods "$methods" ${EVAL_FLAGS:-}
 }
 
 # Issue 3: verifier-only, draft-only and speculative decoding.
@@ -63,13 +63,16 @@ retime mt_bench "$ISSUE3,$ISSUE4" 80
 # Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
 qwen arc_challenge "$ISSUE3" 60
 qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60
-# Issue 5, setting 2: SmolLM2-135M and Qwen 0.5B, in both roles.
+# Issue 5, setting 2: SmolLM2-135M and Qwen 0.5B, in both roles. The swap and setting 3 run only the
+# collaborative methods: each model alone is the same computation as in the first run here (or, for
+# Qwen 1.5B, in $QWEN): same model, prompts, items and settings. `verispec report-settings` takes it
+# from there and says so; this saves about 3.5 hours.
 cosd benchmarks/runs/cosd-smollm2+qwen0.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
-  benchmarks/cosd/smollm2+qwen0.5b.tree.json
+  verifier,draft,cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b.tree.json
 cosd benchmarks/runs/cosd-qwen0.5b+smollm2 qwen2.5-coder-0.5b-instruct smollm2-135m-instruct \
-  benchmarks/cosd/qwen0.5b+smollm2.tree.json
+  cosd-rule,cosd-tree:tree=benchmarks/cosd/qwen0.5b+smollm2.tree.json
 # Issue 5, setting 3: SmolLM2 drafts, Qwen 0.5B and Qwen 1.5B assist.
 cosd benchmarks/runs/cosd-smollm2+qwen0.5b+qwen1.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
-  benchmarks/cosd/smollm2+qwen0.5b+qwen1.5b.tree.json --assistant qwen2.5-coder-1.5b-instruct
+  cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b+qwen1.5b.tree.json --assistant qwen2.5-coder-1.5b-instruct
 # Issue 4, more: the θ sweep on GSM8K too (HumanEval has it above).
 qwen gsm8k "$SWEEP_GSM8K" 100
