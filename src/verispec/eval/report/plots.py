@@ -21,7 +21,7 @@ from verispec.methods import Method
 COLOURS = 10  # matplotlib's default colour cycle; past it, points change marker (bars hatch) so none look alike
 MARKERS = "osD^v"
 HATCHES = ("", "//", "..", "xx")
-LABELLED_POINTS = 8
+LABELLED_POINTS = 8  # more points than this get a legend: labels beside them would crowd
 INSTALL = "pip install 'verispec[report]' (or: pip install matplotlib)"
 
 
@@ -141,7 +141,7 @@ def _errorbars(ax: Any, points: Sequence[tuple[str, MethodRow]], **style: Any) -
 
 
 def _annotate(ax: Any, points: Sequence[tuple[str, MethodRow]], position: Any) -> None:
-    """Label each point, moving a label down past the labels placed before it instead of overprinting them."""
+    """Label each point, moving a label left or down past the labels placed before it instead of overprinting them."""
     xy = [position(row) for _, row in points]
     labels = [label for label, _ in points]
     box = ax.get_window_extent()

@@ -4,10 +4,10 @@ Per task, each setting's models decoding alone and its collaborative methods, wi
 collaborative method compared with the setting's best single model on that task, on the same items:
 fusion is worth its cost only where it beats the best model it fuses.
 
-A model decoding alone is its run's ``draft`` or ``verifier`` (assistant 1) method. A further
-assistant (``verispec eval --assistant``) has no such method in its own run, so its samples come
-from another of the given runs where it was the draft or the verifier, made with the same generation
-settings, on the items of this setting.
+A model decoding alone is its run's ``draft`` or ``verifier`` (assistant 1) method. Where a run
+has none for a model (a further assistant, ``verispec eval --assistant``, never decodes alone; a
+run may hold only collaborative methods), its samples come from another of the given runs where it
+was the draft or the verifier, made with the same generation settings, on the items of this setting.
 """
 
 from __future__ import annotations
