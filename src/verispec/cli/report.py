@@ -55,10 +55,7 @@ def run(args: argparse.Namespace) -> int:
     text = report.markdown() + "".join(
         _targets_section(report, canonical_label(method), reference) for method in args.targets for reference in references
     )
-    print(text, end="")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text, encoding="utf-8")
+    print_and_save(text, args.markdown)
     if args.plots:
         for path in write_plots(report.rows, args.plots, args.baseline):
             print(f"plot: {path}", file=sys.stderr)
@@ -78,6 +75,14 @@ def _targets_section(report: RunReport, method: str, reference: str) -> str:
     checks = check_targets(report.task_records, method, reference=reference, baseline=report.baseline)
     return (f"\n## Targets: {method} against {reference}\n\n" + targets_markdown(checks, reference=reference)
             + f"\n{TARGETS_NOTE}\n")
+
+
+def print_and_save(text: str, path: Path | None) -> None:
+    """Print a report on stdout and, when ``path`` is given, write it there too."""
+    print(text, end="")
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def specs(text: str | None) -> list[str]:

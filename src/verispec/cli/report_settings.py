@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from verispec.cli.eval import warnings_to_stderr
-from verispec.cli.report import canonical_label, specs
+from verispec.cli.report import canonical_label, print_and_save, specs
 from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown, settings_plot
 
 
@@ -34,11 +34,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings_to_stderr():
         settings = load_settings(args.run_dirs)
     rows = compare_settings(settings, tasks=specs(args.tasks), methods=[canonical_label(m) for m in specs(args.methods)])
-    text = settings_markdown(rows, settings)
-    print(text, end="")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text, encoding="utf-8")
+    print_and_save(settings_markdown(rows, settings), args.markdown)
     if args.plots and (path := settings_plot(rows, args.plots)):
         print(f"plot: {path}", file=sys.stderr)
     return 0

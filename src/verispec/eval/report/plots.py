@@ -22,6 +22,8 @@ COLOURS = 10  # matplotlib's default colour cycle; past it, points change marker
 MARKERS = "osD^v"
 HATCHES = ("", "//", "..", "xx")
 LABELLED_POINTS = 8  # more points than this get a legend: labels beside them would crowd
+CHAR_POINTS = 4.6  # mean width of a character of a point label (font size 8)
+LINE_POINTS = 10  # a label line's height, in points
 INSTALL = "pip install 'verispec[report]' (or: pip install matplotlib)"
 
 
@@ -149,10 +151,6 @@ def _annotate(ax: Any, points: Sequence[tuple[str, MethodRow]], position: Any) -
     for label, at, offset in zip(labels, xy, label_offsets(xy, labels, (ax.get_xlim(), ax.get_ylim()), size)):
         ax.annotate(label, at, textcoords="offset points", xytext=offset, fontsize=8,
                     horizontalalignment="left" if offset[0] > 0 else "right")
-
-
-CHAR_POINTS = 4.6  # mean width of a character at font size 8
-LINE_POINTS = 10
 
 
 def label_offsets(

@@ -53,8 +53,8 @@ class SettingRow:
     """A model alone or a collaborative method, in one setting and task.
 
     ``best``: this model alone is the setting's most accurate on the task. ``source``: the other
-    setting whose samples a model alone comes from (None: its own run). ``versus_best``: a
-    collaborative method against the best single model, on the items both completed.
+    setting whose samples a model alone comes from (None: its own run). A collaborative method's
+    row is summarised against the best single model.
     """
 
     setting: str
@@ -62,7 +62,11 @@ class SettingRow:
     single: bool
     best: bool = False
     source: str | None = None
-    versus_best: Comparison | None = None
+
+    @property
+    def versus_best(self) -> Comparison | None:
+        """A collaborative method against the best single model, on the items both completed."""
+        return self.row.comparison
 
 
 def load_settings(run_dirs: Sequence[Path]) -> list[Setting]:
@@ -107,14 +111,12 @@ def _setting_rows(setting: Setting, task: str, settings: Sequence[Setting], meth
             singles[model + ALONE] = source
             records += [replace(r, method=model + ALONE) for r in found]
     grouped = group_outcomes(records)
-    rows = [(label, method_row(task, label, grouped[(task, label)], None)) for label in singles]
-    best = max(rows, key=lambda pair: pair[1].accuracy.estimate if pair[1].accuracy else -1.0, default=None)
-    result = [SettingRow(setting.name, row, True, best is not None and label == best[0], singles[label])
-              for label, row in rows]
+    alone = [method_row(task, label, grouped[(task, label)], None) for label in singles]
+    best = max(alone, key=lambda row: row.accuracy.estimate if row.accuracy else -1.0, default=None)
+    result = [SettingRow(setting.name, row, True, row is best, singles[row.method]) for row in alone]
+    reference = grouped[(task, best.method)] if best else None
     for label in dict.fromkeys(r.method for r in shown):
-        reference = grouped[(task, best[0])] if best else None
-        row = method_row(task, label, grouped[(task, label)], reference)
-        result.append(SettingRow(setting.name, row, False, versus_best=row.comparison))
+        result.append(SettingRow(setting.name, method_row(task, label, grouped[(task, label)], reference), False))
     return result
 
 
