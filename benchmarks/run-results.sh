@@ -60,6 +60,10 @@ qwen gsm8k "$ISSUE4,$SDLONG,$HIGH" 100
 retime gsm8k "$ISSUE3,$ISSUE4,$SDLONG,$HIGH" 100
 qwen mt_bench "$ISSUE4" 80                                # about 5 hours on 2 cores
 retime mt_bench "$ISSUE3,$ISSUE4" 80
+# MT-Bench has no answer key: Qwen 1.5B, the largest model here, rates every answer with MT-Bench's
+# grading prompts (about 1 hour). It grades its own verifier-only answers, so read the ratings as a
+# check against large losses, not as MT-Bench scores; a run elsewhere passes a strong --grader.
+verispec grade "$QWEN" --tasks mt_bench --methods "$ISSUE3,$ISSUE4" ${EVAL_FLAGS:-}
 # Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
 qwen arc_challenge "$ISSUE3" 60
 qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verispec.cli import bench, cosd, data, eval, generate, judge, models, report, report_settings, serve, serve_bench
+from verispec.cli import bench, cosd, data, eval, generate, grade, judge, models, report, report_settings, serve, serve_bench
 from verispec.errors import VerispecError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(subparsers)
     eval.register(subparsers)
     generate.register(subparsers)
+    grade.register(subparsers)
     judge.register(subparsers)
     models.register(subparsers)
     report.register(subparsers)

@@ -18,7 +18,7 @@ import os
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.errors import ConfigError
@@ -161,8 +161,14 @@ def _short(error: Exception) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class JsonLine(Protocol):
+    """A record that writes itself as one line of JSON."""
+
+    def to_json(self) -> str: ...
+
+
 class RecordWriter:
-    """Appends records to a results file, one whole line per write, synced to disk.
+    """Appends records (samples, grades) to a JSON Lines file, one whole line per write, synced to disk.
 
     The file is opened for each record, not held open: a run lasts days, and a file replaced
     meanwhile (a git checkout or stash of a committed run, a sync tool) must receive the next
@@ -175,7 +181,7 @@ class RecordWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def append(self, record: SampleRecord) -> None:
+    def append(self, record: JsonLine) -> None:
         with open(self.path, "a+b") as handle:  # writes append; reads see the current last byte
             mend = b"\n" if _last_line_torn(handle) else b""
             handle.write(mend + record.to_json().encode("utf-8") + b"\n")

