@@ -40,10 +40,6 @@ class Rating:
     def expected(self) -> float:
         return sum(r * p for r, p in zip(RATINGS, self.probabilities))
 
-    @property
-    def most_likely(self) -> int:
-        return RATINGS[max(range(len(RATINGS)), key=self.probabilities.__getitem__)]
-
 
 class Rater:
     """Rates answers with one causal LM and its tokenizer (any chat model: a registry name, path or hub id)."""
