@@ -104,9 +104,11 @@ def test_an_answer_generated_again_is_graded_again(run_dir):
 
 
 def test_a_broken_grade_line_is_skipped_and_graded_again(run_dir):
-    grade(run_dir, FakeRater(), "g", plan_grading(run_dir, "g").jobs[:2], progress=False)
-    with open(run_dir / GRADES_FILE, "a") as handle:
-        handle.write('{"task": "fake_graded_chat", "item_')
+    grade(run_dir, FakeRater(), "g", plan_grading(run_dir, "g").jobs[:3], progress=False)
+    lines = (run_dir / GRADES_FILE).read_text().splitlines()
+    mistyped = json.dumps(json.loads(lines[2]) | {"rating": "high"})
+    with open(run_dir / GRADES_FILE, "w") as handle:
+        handle.write("\n".join([*lines[:2], mistyped]) + '\n{"task": "fake_graded_chat", "item_')
     with pytest.warns(BrokenRecordWarning, match="broken grade"):
         plan = plan_grading(run_dir, "g")
     assert plan.done == 2
