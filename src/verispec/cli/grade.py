@@ -14,6 +14,7 @@ from verispec.eval.grading import GRADES_FILE, Rater, current_grades, grade, gra
 from verispec.eval.records import RunManifest
 from verispec.eval.report.summary import BASELINE
 from verispec.pipeline import DTYPES
+from verispec.tokens import eos_token_ids
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "verifier, which then grades its own answers: prefer a larger, other model)")
     parser.add_argument("--tasks", help="only these chat tasks, comma-separated (default: all of the run's)")
     parser.add_argument("--methods", help="only these method labels, comma-separated (default: all)")
+    parser.add_argument("--explain-tokens", type=int, default=0, metavar="N",
+                        help="let the grader write up to N tokens of explanation before its rating, as MT-Bench's graders "
+                        "do (default 0: it rates at once, one pass over the prompt); kept apart from its direct ratings")
     parser.add_argument("--limit", type=int, help="grade only the first N items of each task")
     parser.add_argument("--by-category", action="store_true", help="also a row per category (TASK/CATEGORY)")
     parser.add_argument("--baseline", default=BASELINE, help=f"method label to compare with (default {BASELINE})")
@@ -43,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Grade what is left (unless --report-only), then print and save the ratings."""
-    grader = args.grader or _run_verifier(args.run_dir)
+    model = args.grader or _run_verifier(args.run_dir)
+    grader = f"{model} (explains, up to {args.explain_tokens} tokens)" if args.explain_tokens > 0 else model
     methods = [canonical_label(m) for m in specs(args.methods)]
     graded = list(dict.fromkeys([args.baseline, *methods])) if methods else []  # the baseline too, for the Δ column
     with warnings_to_stderr():
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             return 0
         if not args.report_only and plan.jobs:
-            grade(args.run_dir, _rater(grader, args.dtype, args.device), grader, plan.jobs, progress=not args.no_progress)
+            grade(args.run_dir, _rater(model, args), grader, plan.jobs, progress=not args.no_progress)
         grades = [g for g in current_grades(args.run_dir, grader) if not args.tasks or g.task in specs(args.tasks)]
     if not grades:
         raise ConfigError(f"no answers of {args.run_dir} are graded by {grader} yet; run `verispec grade` without --report-only")
@@ -68,8 +73,9 @@ def _run_verifier(run_dir: Path) -> str:
     return RunManifest.load(path).settings.verifier
 
 
-def _rater(grader: str, dtype: str, device: str) -> Rater:
+def _rater(model: str, args: argparse.Namespace) -> Rater:
     from verispec.models.loading import load_model
 
-    loaded = load_model(grader, dtype=DTYPES[dtype], device=device)
-    return Rater(TransformersBackend(loaded.model, name=loaded.name), loaded.tokenizer)
+    loaded = load_model(model, dtype=DTYPES[args.dtype], device=args.device)
+    return Rater(TransformersBackend(loaded.model, name=loaded.name), loaded.tokenizer,
+                 explain_tokens=args.explain_tokens, end_ids=eos_token_ids(loaded.model, loaded.tokenizer))

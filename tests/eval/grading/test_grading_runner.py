@@ -178,3 +178,7 @@ def test_cli_grades_with_a_model_then_reports(run_dir, grader_dir, tmp_path, cap
     assert len(grades) == 4 and all(1 <= g.rating <= 10 and 0 < g.mass <= 1 for g in grades)
     assert main(["grade", *common, "--methods", "judge", "--limit", "2", "--report-only"]) == 0
     assert capsys.readouterr().out == out  # nothing left to grade: the same table
+    assert main(["grade", *common, "--methods", "judge", "--limit", "1", "--explain-tokens", "4"]) == 0
+    explained = current_grades(run_dir, f"{grader_dir} (explains, up to 4 tokens)")
+    assert len(explained) == 2 and all(g.explanation for g in explained)  # apart from the direct grades
+    assert len(current_grades(run_dir, str(grader_dir))) == 4

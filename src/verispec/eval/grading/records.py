@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from verispec.eval.records import BrokenRecordWarning, SampleRecord
@@ -41,6 +41,7 @@ class GradeRecord:
     probabilities: list[float]
     mass: float
     seconds: float
+    explanation: str = ""  # what the grader wrote before its rating, when asked to explain
 
     @property
     def key(self) -> GradeKey:
@@ -59,12 +60,12 @@ class GradeRecord:
         """Build a grade from parsed JSON; ValueError names the missing fields."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        missing = [f.name for f in fields(cls) if f.name not in data]
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
         if missing:
             raise ValueError(f"missing fields: {', '.join(missing)}")
         if not isinstance(data["rating"], (int, float)) or not isinstance(data["probabilities"], list):
             raise ValueError("rating or probabilities have the wrong type")
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def read_grades(path: Path) -> dict[GradeKey, GradeRecord]:

@@ -111,7 +111,7 @@ def grade(run_dir: Path, rater: Rater, grader: str, jobs: Sequence[GradingJob], 
                 task=sample.task, item_id=sample.item_id, turn=sample.turn, method=sample.method, grader=grader,
                 prompt=prompt_for(job.conversation).name, category=job.conversation.category,
                 answer=answer_hash(sample.output), rating=rating.expected, probabilities=list(rating.probabilities),
-                mass=rating.mass, seconds=time.perf_counter() - start,
+                mass=rating.mass, seconds=time.perf_counter() - start, explanation=rating.explanation,
             ))
             bar.set_postfix_str(f"{sample.task} {sample.method} rated {rating.expected:.1f}", refresh=False)
             bar.update()
