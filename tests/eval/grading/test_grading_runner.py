@@ -120,6 +120,9 @@ def test_a_broken_grade_line_is_skipped_and_graded_again(run_dir):
 def test_limit_and_methods_narrow_the_plan(run_dir):
     plan = plan_grading(run_dir, "g", methods=["judge"], limit=2)
     assert [(j.sample.item_id, j.sample.method) for j in plan.jobs] == [("q1", "judge"), ("q2", "judge")]
+    grade(run_dir, FakeRater(), "g", plan.jobs, progress=False)
+    again = plan_grading(run_dir, "g", methods=["judge"], limit=2)
+    assert again.jobs == [] and again.done == 2  # the same first items, now graded
 
 
 def test_only_chat_tasks_are_graded(run_dir):

@@ -53,13 +53,14 @@ def plan_grading(
     if manifest is None:
         raise ConfigError(f"{run_dir} has no run.json, which says how its tasks were built; grading needs it")
     chat = _chat_tasks(manifest, tasks)
-    wanted = [r for r in records if r.task in chat and (not methods or r.method in methods)]
+    order = list(dict.fromkeys(manifest.methods + [r.method for r in records]))
+    wanted = sorted((r for r in records if r.task in chat and (not methods or r.method in methods)),
+                    key=lambda r: (list(chat).index(r.task), natural_order(r.item_id), r.turn, order.index(r.method)))
+    wanted = _first_items(wanted, limit)
     grades = read_grades(run_dir / GRADES_FILE)
     undone = [r for r in wanted if not ((g := grades.get((*r.key, grader))) is not None and g.rates(r))]
-    order = list(dict.fromkeys(manifest.methods + [r.method for r in records]))
-    undone.sort(key=lambda r: (list(chat).index(r.task), natural_order(r.item_id), r.turn, order.index(r.method)))
     items = {name: {i.item_id: i for i in task.items(manifest.settings.split)} for name, task in chat.items()}
-    jobs = [GradingJob(r, conversation(r, chat[r.task], items[r.task].get(r.item_id))) for r in _first_items(undone, limit)]
+    jobs = [GradingJob(r, conversation(r, chat[r.task], items[r.task].get(r.item_id))) for r in undone]
     return GradingPlan(jobs, len(wanted) - len(undone))
 
 
