@@ -3,7 +3,7 @@
 from verispec.eval.grading.prompts import Conversation, GradingPrompt, grading_messages, prompt_for
 from verispec.eval.grading.rater import Rater, Rating
 from verispec.eval.grading.records import GRADES_FILE, GradeRecord, read_grades
-from verispec.eval.grading.report import GradeRow, current_grades, grade_rows, graders, grades_markdown
+from verispec.eval.grading.report import GradeRow, current_grades, grade_rows, grades_markdown
 from verispec.eval.grading.runner import GradingJob, GradingPlan, grade, plan_grading
 
 __all__ = [
@@ -19,7 +19,6 @@ __all__ = [
     "current_grades",
     "grade",
     "grade_rows",
-    "graders",
     "grades_markdown",
     "grading_messages",
     "plan_grading",

@@ -47,11 +47,6 @@ def current_grades(run_dir: Path, grader: str) -> list[GradeRecord]:
     return [grade for grade, sample in found if grade is not None and grade.rates(sample)]
 
 
-def graders(run_dir: Path) -> list[str]:
-    """Every grader that has graded something in the run, in the order first met."""
-    return list(dict.fromkeys(g.grader for g in read_grades(run_dir / GRADES_FILE).values()))
-
-
 def grade_rows(
     grades: Sequence[GradeRecord], *, baseline: str = BASELINE, methods: Sequence[str] = (), by_category: bool = False
 ) -> list[GradeRow]:
