@@ -18,7 +18,8 @@ import os
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.errors import ConfigError
@@ -98,14 +99,19 @@ class SampleRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SampleRecord:
         """Build a record from parsed JSON; ValueError names the first missing or mistyped field."""
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
-        if missing:
-            raise ValueError(f"missing fields: {', '.join(missing)}")
-        record = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        record = cls(**field_values(cls, data))
         _check_types(record)
         return record
+
+
+def field_values(cls: type, data: Any) -> dict[str, Any]:
+    """The values of dataclass ``cls``'s fields in parsed JSON; ValueError when it is not an object or lacks a required field."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
+    if missing:
+        raise ValueError(f"missing fields: {', '.join(missing)}")
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}
 
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -132,24 +138,35 @@ def read_records(path: Path) -> list[SampleRecord]:
     unreadable lines are skipped with a :class:`BrokenRecordWarning` (the first record of a key
     wins, as the runner writes a key again only to re-time it).
     """
-    if not path.exists():
-        return []
     records: dict[RecordKey, SampleRecord] = {}
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = SampleRecord.from_dict(json.loads(raw.decode("utf-8")))
-        except (ValueError, TypeError, KeyError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            _warn(path, number, f"broken record ({_short(error)}), half-written or edited? Skipped: its sample "
-                  "counts as not run, and a rerun generates it again")
-            continue
+    broken = ("record", "half-written or edited? Skipped: its sample counts as not run, and a rerun generates it again")
+    for number, record in parsed_lines(path, SampleRecord.from_dict, broken):
         earlier = records.get(record.key)
         if earlier is not None and not record.replaces(earlier):
             _warn(path, number, f"repeats the sample {record.key}; skipped, the first record of it is kept")
             continue
         records[record.key] = record  # a replacement keeps the place of the record it replaces
     return list(records.values())
+
+
+Parsed = TypeVar("Parsed")
+
+
+def parsed_lines(path: Path, parse: Callable[[Any], Parsed], broken: tuple[str, str]) -> Iterator[tuple[int, Parsed]]:
+    """``(line number, parse(JSON of the line))`` for each readable line of a JSON Lines file (none when it
+    does not exist). A line that does not parse is skipped with a :class:`BrokenRecordWarning` that
+    names it: "broken KIND (why), CONSEQUENCE" for ``broken = (KIND, CONSEQUENCE)``."""
+    if not path.exists():
+        return
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            parsed = parse(json.loads(raw.decode("utf-8")))
+        except (ValueError, TypeError, KeyError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            _warn(path, number, f"broken {broken[0]} ({_short(error)}), {broken[1]}")
+            continue
+        yield number, parsed
 
 
 def _warn(path: Path, number: int, problem: str) -> None:

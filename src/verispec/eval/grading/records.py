@@ -2,18 +2,17 @@
 
 A grade names the answer it rates by a hash of its text, so a grade of an answer that has since
 been generated again with other text no longer counts; a later line for the same answer and grader
-takes the place of an earlier one. Unreadable lines are skipped with a warning, like results'.
+takes the place of an earlier one. Unreadable lines are skipped with a warning, as in results.jsonl.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import warnings
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from verispec.eval.records import BrokenRecordWarning, SampleRecord
+from verispec.eval.records import SampleRecord, field_values, parsed_lines
 
 GRADES_FILE = "grades.jsonl"
 
@@ -58,29 +57,13 @@ class GradeRecord:
     @classmethod
     def from_dict(cls, data: dict) -> GradeRecord:
         """Build a grade from parsed JSON; ValueError names the missing fields."""
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        missing = [f.name for f in fields(cls) if f.name not in data and f.default is MISSING]
-        if missing:
-            raise ValueError(f"missing fields: {', '.join(missing)}")
-        if not isinstance(data["rating"], (int, float)) or not isinstance(data["probabilities"], list):
+        values = field_values(cls, data)
+        if not isinstance(values["rating"], (int, float)) or not isinstance(values["probabilities"], list):
             raise ValueError("rating or probabilities have the wrong type")
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        return cls(**values)
 
 
 def read_grades(path: Path) -> dict[GradeKey, GradeRecord]:
     """The latest readable grade per answer and grader; none when the file does not exist."""
-    if not path.exists():
-        return {}
-    grades: dict[GradeKey, GradeRecord] = {}
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            grade = GradeRecord.from_dict(json.loads(raw.decode("utf-8")))
-        except (ValueError, TypeError) as error:
-            warnings.warn(BrokenRecordWarning(f"{path}:{number}: broken grade ({error}); skipped, the answer "
-                                              "counts as not graded"), stacklevel=2)
-            continue
-        grades[grade.key] = grade
-    return grades
+    broken = ("grade", "skipped: the answer counts as not graded")
+    return {grade.key: grade for _, grade in parsed_lines(path, GradeRecord.from_dict, broken)}

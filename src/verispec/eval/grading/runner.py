@@ -106,11 +106,12 @@ def grade(run_dir: Path, rater: Rater, grader: str, jobs: Sequence[GradingJob], 
     with bar:
         for job in jobs:
             start = time.perf_counter()
-            rating = rater.rate(grading_messages(job.conversation))
+            prompt = prompt_for(job.conversation)
+            rating = rater.rate(grading_messages(job.conversation, prompt))
             sample = job.sample
             writer.append(GradeRecord(
                 task=sample.task, item_id=sample.item_id, turn=sample.turn, method=sample.method, grader=grader,
-                prompt=prompt_for(job.conversation).name, category=job.conversation.category,
+                prompt=prompt.name, category=job.conversation.category,
                 answer=answer_hash(sample.output), rating=rating.expected, probabilities=list(rating.probabilities),
                 mass=rating.mass, seconds=time.perf_counter() - start, explanation=rating.explanation,
             ))
