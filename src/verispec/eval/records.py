@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.errors import ConfigError
+
+Parsed = TypeVar("Parsed")
 
 RESULTS_FILE = "results.jsonl"
 MANIFEST_FILE = "run.json"
@@ -139,8 +141,8 @@ def read_records(path: Path) -> list[SampleRecord]:
     wins, as the runner writes a key again only to re-time it).
     """
     records: dict[RecordKey, SampleRecord] = {}
-    broken = ("record", "half-written or edited? Skipped: its sample counts as not run, and a rerun generates it again")
-    for number, record in parsed_lines(path, SampleRecord.from_dict, broken):
+    consequence = "half-written or edited? Skipped: its sample counts as not run, and a rerun generates it again"
+    for number, record in parsed_lines(path, SampleRecord.from_dict, kind="record", consequence=consequence):
         earlier = records.get(record.key)
         if earlier is not None and not record.replaces(earlier):
             _warn(path, number, f"repeats the sample {record.key}; skipped, the first record of it is kept")
@@ -149,13 +151,10 @@ def read_records(path: Path) -> list[SampleRecord]:
     return list(records.values())
 
 
-Parsed = TypeVar("Parsed")
-
-
-def parsed_lines(path: Path, parse: Callable[[Any], Parsed], broken: tuple[str, str]) -> Iterator[tuple[int, Parsed]]:
+def parsed_lines(path: Path, parse: Callable[[Any], Parsed], *, kind: str, consequence: str) -> Iterator[tuple[int, Parsed]]:
     """``(line number, parse(JSON of the line))`` for each readable line of a JSON Lines file (none when it
-    does not exist). A line that does not parse is skipped with a :class:`BrokenRecordWarning` that
-    names it: "broken KIND (why), CONSEQUENCE" for ``broken = (KIND, CONSEQUENCE)``."""
+    does not exist). A line that does not parse is skipped with a :class:`BrokenRecordWarning`:
+    "broken KIND (why), CONSEQUENCE"."""
     if not path.exists():
         return
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
@@ -164,7 +163,7 @@ def parsed_lines(path: Path, parse: Callable[[Any], Parsed], broken: tuple[str, 
         try:
             parsed = parse(json.loads(raw.decode("utf-8")))
         except (ValueError, TypeError, KeyError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            _warn(path, number, f"broken {broken[0]} ({_short(error)}), {broken[1]}")
+            _warn(path, number, f"broken {kind} ({_short(error)}), {consequence}")
             continue
         yield number, parsed
 

@@ -65,5 +65,5 @@ class GradeRecord:
 
 def read_grades(path: Path) -> dict[GradeKey, GradeRecord]:
     """The latest readable grade per answer and grader; none when the file does not exist."""
-    broken = ("grade", "skipped: the answer counts as not graded")
-    return {grade.key: grade for _, grade in parsed_lines(path, GradeRecord.from_dict, broken)}
+    grades = parsed_lines(path, GradeRecord.from_dict, kind="grade", consequence="skipped: the answer counts as not graded")
+    return {grade.key: grade for _, grade in grades}
