@@ -30,8 +30,8 @@ from verispec.eval.report.plots import (
     histograms_by_method,
     label_offsets,
     short_label,
-    whole_tasks,
 )
+from verispec.eval.report.categories import whole_tasks
 from verispec.methods import Method
 
 
@@ -295,6 +295,14 @@ def test_html_chooses_the_same_items_for_every_method_and_prefers_disagreements(
     page = render_html(summarize(records), records, title="t", baseline="verifier", samples=2)
     assert page.count("math · item ") == 2 and "math · item 6" in page
     assert page == render_html(summarize(records), records, title="t", baseline="verifier", samples=2)
+
+
+def test_html_shows_category_rows_in_the_table_and_their_samples_once_under_the_task():
+    records = speed_records()
+    categories = [replace(r, task="math/algebra") for r in records]
+    page = render_html(summarize([*records, *categories]), records, title="t", baseline="verifier", samples=2)
+    assert "math/algebra" in page
+    assert page.count("<h2>Samples: ") == 1 and page.count("math · item ") == 2
 
 
 def test_report_skips_a_broken_line_with_a_warning(tmp_path):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord
+from verispec.eval.report.summary import MethodRow
 from verispec.eval.runner import parse_task
 
 
@@ -50,3 +51,9 @@ def _categories(task: str, manifest: RunManifest) -> dict[str, str]:
     spec = manifest.tasks.get(task, task)
     items = parse_task(spec).items(manifest.settings.split)
     return {item.item_id: str(item.meta["category"]) for item in items if "category" in item.meta}
+
+
+def whole_tasks(rows: Sequence[MethodRow]) -> list[MethodRow]:
+    """The rows of whole tasks, without the per-category rows (``TASK/CATEGORY``) that repeat their samples."""
+    tasks = {row.task for row in rows}
+    return [row for row in rows if row.task.rpartition("/")[0] not in tasks]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from verispec.eval.records import SampleRecord
+from verispec.eval.report.categories import whole_tasks
 from verispec.eval.report.summary import DRAFT_AUTHOR, ItemOutcome, MethodRow, group_outcomes
 from verispec.eval.report.tables import column_notes, difference_notes, table_grid, timing_notes
 from verispec.provenance import Provenance
@@ -160,8 +161,9 @@ def _author_label(author: str) -> str:
 def _samples(rows: Sequence[MethodRow], records: Sequence[SampleRecord], per_task: int) -> list[str]:
     grouped = group_outcomes(records)
     parts = []
-    for task in dict.fromkeys(row.task for row in rows):
-        methods = [row.method for row in rows if row.task == task]
+    whole = whole_tasks(rows)  # a category's samples are its task's, shown once under the task
+    for task in dict.fromkeys(row.task for row in whole):
+        methods = [row.method for row in whole if row.task == task]
         by_method = {m: grouped[(task, m)] for m in methods}
         chosen = choose_items(task, by_method, per_task)
         if chosen:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from verispec.errors import VerispecError
+from verispec.eval.report.categories import whole_tasks
 from verispec.eval.report.summary import MethodRow
 from verispec.methods import Method
 
@@ -56,12 +57,6 @@ def write_plots(rows: Sequence[MethodRow], out_dir: Path, baseline: str) -> list
         written.append(sweep_curve(plt, task, name, key, points, [r for r in rows if r.task == task], out_dir, baseline))
     extra = [speedup_by_task(plt, rows, out_dir, baseline), accepted_lengths(plt, whole_tasks(rows), out_dir)]
     return written + [path for path in extra if path is not None]
-
-
-def whole_tasks(rows: Sequence[MethodRow]) -> list[MethodRow]:
-    """The rows of whole tasks, without the per-category rows (``TASK/CATEGORY``) that repeat their samples."""
-    tasks = {row.task for row in rows}
-    return [row for row in rows if row.task.rpartition("/")[0] not in tasks]
 
 
 def option_sweeps(rows: Sequence[MethodRow]) -> dict[tuple[str, str, str], list[tuple[float, MethodRow]]]:
