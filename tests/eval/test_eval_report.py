@@ -23,6 +23,7 @@ from verispec.eval.report import (
     wilson_interval,
     write_plots,
 )
+from verispec.eval.report.categories import whole_tasks
 from verispec.eval.report.plots import (
     pyplot,
     accuracy_vs_speedup,
@@ -31,7 +32,6 @@ from verispec.eval.report.plots import (
     label_offsets,
     short_label,
 )
-from verispec.eval.report.categories import whole_tasks
 from verispec.methods import Method
 
 
