@@ -39,10 +39,13 @@ retime() { qwen "$1" "$2" "$3" --retime; }
 ISSUE3=verifier,draft,sd
 ISSUE4=lenient,typical,judge
 # CoSD across tokenizers: the draft writes, the "verifier" is assistant 1.
+# Each setting then reruns the samples whose timing other jobs disturbed, as `retime` does.
 cosd() {
   local out=$1 draft=$2 assistant=$3 methods=$4; shift 4
-  verispec eval --tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out" \
-    --draft "$draft" --verifier "$assistant" "$@" --methods "$methods" ${EVAL_FLAGS:-}
+  local run=(--tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out"
+             --draft "$draft" --verifier "$assistant" "$@" --methods "$methods")
+  verispec eval "${run[@]}" ${EVAL_FLAGS:-}
+  verispec eval "${run[@]}" --retime ${EVAL_FLAGS:-}
 }
 
 # Issue 3: verifier-only, draft-only and speculative decoding.
@@ -67,6 +70,7 @@ verispec grade "$QWEN" --tasks mt_bench --methods "$ISSUE3,$ISSUE4" ${EVAL_FLAGS
 # Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
 qwen arc_challenge "$ISSUE3" 60
 qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60
+retime gsm8k,humaneval,mmlu,arc_challenge "$ISSUE3,$COSD1" 60
 # Issue 5, setting 2: SmolLM2-135M and Qwen 0.5B, in both roles. The swap and setting 3 run only the
 # collaborative methods: each model alone is the same computation as in the first run here (or, for
 # Qwen 1.5B, in $QWEN): same model, prompts, items and settings. `verispec report-settings` takes it
