@@ -38,12 +38,12 @@ qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN" "$
 retime() { qwen "$1" "$2" "$3" --retime; }
 ISSUE3=verifier,draft,sd
 ISSUE4=lenient,typical,judge
-# CoSD across tokenizers: the draft writes, the "verifier" is assistant 1.
-# Each setting then reruns the samples whose timing other jobs disturbed, as `retime` does.
+# CoSD across tokenizers, on one task: the draft writes, the "verifier" is assistant 1. Then the
+# samples whose timing other jobs disturbed run again, as `retime` does.
 cosd() {
-  local out=$1 draft=$2 assistant=$3 methods=$4; shift 4
-  local run=(--tasks gsm8k,humaneval,mmlu,arc_challenge --limit 60 --out "$out"
-             --draft "$draft" --verifier "$assistant" "$@" --methods "$methods")
+  local task=$1 out=$2 draft=$3 assistant=$4 methods=$5; shift 5
+  local run=(--tasks "$task" --limit 60 --out "$out" --draft "$draft" --verifier "$assistant" "$@"
+             --methods "$methods")
   verispec eval "${run[@]}" ${EVAL_FLAGS:-}
   verispec eval "${run[@]}" --retime ${EVAL_FLAGS:-}
 }
@@ -67,20 +67,25 @@ retime mt_bench "$ISSUE3,$ISSUE4" 80
 # grading prompts (about 1 hour). It grades its own verifier-only answers, so read the ratings as a
 # check against large losses, not as MT-Bench scores; a run elsewhere passes a strong --grader.
 verispec grade "$QWEN" --tasks mt_bench --methods "$ISSUE3,$ISSUE4" ${EVAL_FLAGS:-}
-# Issue 5, setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
-qwen arc_challenge "$ISSUE3" 60
-qwen gsm8k,humaneval,mmlu,arc_challenge "$COSD1" 60
-retime gsm8k,humaneval,mmlu,arc_challenge "$ISSUE3,$COSD1" 60
-# Issue 5, setting 2: SmolLM2-135M and Qwen 0.5B, in both roles. The swap and setting 3 run only the
+# Issue 5: every setting on a task before the next task, cheapest task first, so that each task's
+# rows arrive together (ARC and MMLU answer in a couple of tokens; GSM8K takes longest).
+# Setting 1: Qwen 0.5B drafts, Qwen 1.5B assists (same models as above, so the same run).
+# Setting 2: SmolLM2-135M and Qwen 0.5B, in both roles. The swap and setting 3 run only the
 # collaborative methods: each model alone is the same computation as in the first run here (or, for
 # Qwen 1.5B, in $QWEN): same model, prompts, items and settings. `verispec report-settings` takes it
 # from there and says so; this saves about 3.5 hours.
-cosd benchmarks/runs/cosd-smollm2+qwen0.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
-  verifier,draft,cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b.tree.json
-cosd benchmarks/runs/cosd-qwen0.5b+smollm2 qwen2.5-coder-0.5b-instruct smollm2-135m-instruct \
-  cosd-rule,cosd-tree:tree=benchmarks/cosd/qwen0.5b+smollm2.tree.json
-# Issue 5, setting 3: SmolLM2 drafts, Qwen 0.5B and Qwen 1.5B assist.
-cosd benchmarks/runs/cosd-smollm2+qwen0.5b+qwen1.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
-  cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b+qwen1.5b.tree.json --assistant qwen2.5-coder-1.5b-instruct
+# Setting 3: SmolLM2 drafts, Qwen 0.5B and Qwen 1.5B assist.
+qwen arc_challenge "$ISSUE3" 60
+for task in arc_challenge mmlu humaneval gsm8k; do
+  qwen "$task" "$COSD1" 60
+  retime "$task" "$ISSUE3,$COSD1" 60
+  cosd "$task" benchmarks/runs/cosd-smollm2+qwen0.5b smollm2-135m-instruct qwen2.5-coder-0.5b-instruct \
+    verifier,draft,cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b.tree.json
+  cosd "$task" benchmarks/runs/cosd-qwen0.5b+smollm2 qwen2.5-coder-0.5b-instruct smollm2-135m-instruct \
+    cosd-rule,cosd-tree:tree=benchmarks/cosd/qwen0.5b+smollm2.tree.json
+  cosd "$task" benchmarks/runs/cosd-smollm2+qwen0.5b+qwen1.5b smollm2-135m-instruct \
+    qwen2.5-coder-0.5b-instruct cosd-rule,cosd-tree:tree=benchmarks/cosd/smollm2+qwen0.5b+qwen1.5b.tree.json \
+    --assistant qwen2.5-coder-1.5b-instruct
+done
 # Issue 4, more: the θ sweep on GSM8K too (HumanEval has it above).
 qwen gsm8k "$SWEEP_GSM8K" 100
