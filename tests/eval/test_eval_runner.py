@@ -167,12 +167,14 @@ def test_manifest_keeps_settings_and_invocations(tmp_path, pipeline):
     assert {"verispec", "torch", "transformers", "python"} <= set(invocation["versions"])
 
 
-def test_rerun_of_a_finished_run_generates_nothing(tmp_path, pipeline):
+def test_rerun_of_a_finished_run_generates_nothing_and_logs_no_invocation(tmp_path, pipeline):
     run_eval(config(tmp_path / "run"), pipeline)
     before = lines(tmp_path / "run")
+    manifest_before = (tmp_path / "run" / "run.json").read_text()
     outcome = run_eval(config(tmp_path / "run"), UnusablePipeline())
     assert (outcome.resumed, outcome.generated) == (outcome.planned, 0)
     assert lines(tmp_path / "run") == before
+    assert (tmp_path / "run" / "run.json").read_text() == manifest_before
 
 
 def test_interrupted_run_resumes_and_loses_nothing(tmp_path, pipeline):

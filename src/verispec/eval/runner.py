@@ -119,13 +119,16 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
         [m.label() for m in plan.methods],
         _invocation(config, plan, argv),
     )
-    config.out.mkdir(parents=True, exist_ok=True)
-    manifest.save(config.out / MANIFEST_FILE)
     done = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
+    pending = _pending(plan, config, done)
+    # A call with nothing to do leaves run.json alone, so rerunning a finished script logs nothing.
+    if pending or not (config.out / MANIFEST_FILE).exists():
+        config.out.mkdir(parents=True, exist_ok=True)
+        manifest.save(config.out / MANIFEST_FILE)
     pipeline = pipeline or Pipeline(
         config.draft, config.verifier, dtype=config.dtype, device=config.device, assistants=config.assistants
     )
-    return _Runner(config, plan, pipeline, done).run()
+    return _Runner(config, plan, pipeline, done, pending).run()
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -187,39 +190,43 @@ def _turns(item: TaskItem, turns: int) -> int:
     return min(turns, len(item.turns))
 
 
+def _pending(plan: RunPlan, config: RunConfig, done: dict[RecordKey, SampleRecord]) -> list[tuple[Task, TaskItem, RecordKey]]:
+    """(task, item, key) of every sample to generate, in run order."""
+    return [
+        (task, item, key)
+        for task, item, turn in plan.samples(config.turns)
+        for method in plan.methods
+        if needs_run(done.get(key := (task.name, item.item_id, method.label(), turn)), config.retime)
+    ]
+
+
 class _Runner:
     """Walks the plan item by item, generating and appending the samples that are missing."""
 
-    def __init__(self, config: RunConfig, plan: RunPlan, pipeline: Pipeline, done: dict[RecordKey, SampleRecord]) -> None:
+    def __init__(
+        self, config: RunConfig, plan: RunPlan, pipeline: Pipeline, done: dict[RecordKey, SampleRecord],
+        pending: list[tuple[Task, TaskItem, RecordKey]],
+    ) -> None:
         self.config = config
         self.plan = plan
         self.pipeline = pipeline
         self.done = done
+        self.pending = pending
 
     def run(self) -> RunOutcome:
         planned = len(self.plan.samples(self.config.turns)) * len(self.plan.methods)
-        pending = self._pending()
-        resumed = planned - len(pending)
+        resumed = planned - len(self.pending)
         writer = RecordWriter(self.config.out / RESULTS_FILE)
         with self._bar(planned, resumed) as bar:
-            if pending and self.config.warmup_tokens:
-                task, item, _ = pending[0]
+            if self.pending and self.config.warmup_tokens:
+                task, item, _ = self.pending[0]
                 self._warm_up(task, item)
             for _, task, items in self.plan.tasks:
                 for item in items:
                     for method in self.plan.methods:
                         self._conversation(task, item, method, writer, bar)
-        retimed = sum(key in self.done for _, _, key in pending)
-        return RunOutcome(self.config.out, planned, resumed, len(pending), retimed)
-
-    def _pending(self) -> list[tuple[Task, TaskItem, RecordKey]]:
-        """(task, item, key) of every sample to generate, in run order."""
-        return [
-            (task, item, key)
-            for task, item, turn in self.plan.samples(self.config.turns)
-            for method in self.plan.methods
-            if needs_run(self.done.get(key := (task.name, item.item_id, method.label(), turn)), self.config.retime)
-        ]
+        retimed = sum(key in self.done for _, _, key in self.pending)
+        return RunOutcome(self.config.out, planned, resumed, len(self.pending), retimed)
 
     def _conversation(self, task: Task, item: TaskItem, method: Method, writer: RecordWriter, bar: tqdm) -> None:
         """Every turn of one item with one method; each turn sees the method's own earlier answers."""
