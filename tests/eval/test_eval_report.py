@@ -177,6 +177,7 @@ def test_disturbed_timings_leave_the_speed_columns_and_are_named():
     verifier, sd = summarize(records)
     assert (sd.disturbed, sd.load_unmeasured, verifier.disturbed) == (1, 1, 0)
     assert sd.tokens_per_second == pytest.approx(20 / 2.0) and sd.comparison.timed == 2
+    assert sd.seconds_per_answer == pytest.approx(1.0) and verifier.seconds_per_answer == pytest.approx(2.0)
     assert sd.comparison.speedup == pytest.approx(2.0) and sd.comparison.paired == 3
     report = markdown_report([verifier, sd], "verifier", "t")
     assert "gsm8k / sd: 1 of 3 items left out of the speed columns" in report

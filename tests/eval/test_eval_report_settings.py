@@ -64,6 +64,7 @@ def test_a_further_assistant_alone_comes_from_a_comparable_run_on_the_settings_i
     text = settings_markdown(compare_settings(settings), settings)
     assert "- math / three: B alone from big" in text
     assert "| three | B alone | 4 | 100.0% [51.0%, 100.0%] | best single model |" in text
+    assert "| three | cosd-rule | 4 | 100.0% [51.0%, 100.0%] | +0.0 [+0.0, +0.0] pp | 1.000 | 10.0 | 1.00× | 1.0 |" in text
 
 
 def test_every_row_covers_the_items_all_shown_methods_answered(tmp_path):

@@ -25,7 +25,8 @@ from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, nu
 MODEL_FIELDS = ("draft", "verifier", "assistants")  # what may differ between settings; the rest must not
 ALONE = " alone"
 COLUMNS = ("setting", "method", "n", "accuracy [95% CI]", "Δ vs best single model [95% CI]", "McNemar p",
-           "tokens/s", "speed vs best single model", "rounds per answer", "written by assistants")
+           "tokens/s", "speed vs best single model", "seconds per answer", "rounds per answer",
+           "written by assistants")
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ def _cells(r: SettingRow) -> list[str]:
         f"{c.mcnemar_p:.3f}" if c and c.mcnemar_p is not None else DASH,
         number_cell(row.tokens_per_second, "{:.1f}"),
         number_cell(c.speedup if c else None, "{:.2f}×"),
+        number_cell(row.seconds_per_answer, "{:.1f}"),
         number_cell(row.mean_rounds, "{:.1f}"),
         number_cell(row.assistant_share, "{:.1%}"),
     ]
@@ -235,5 +237,6 @@ def settings_plot(rows: Sequence[SettingRow], out_dir: Path) -> Path | None:
 NOTE = ("n: items; accuracy: Wilson 95% interval; Δ: the method's accuracy minus the setting's best single model's "
         "on the items both completed, paired bootstrap 95% interval, percentage points; McNemar p: exact two-sided "
         "test on the same pairs; speed vs best single model: summed tokens / summed seconds over the same pairs "
-        "(timings other processes disturbed left out); rounds per answer: verifier passes (collaborative methods: "
+        "(timings other processes disturbed left out); seconds per answer: mean generation time of an item, what a "
+        "user waits where methods write answers of different lengths (multiple choice); rounds per answer: verifier passes (collaborative methods: "
         "draft-and-review rounds) per item; written by assistants: tokens whose author is not the draft.")

@@ -131,6 +131,7 @@ class MethodRow:
     retimed: int = 0  # items run again for a clean timing (`verispec eval --retime`)
     retimed_changed: int = 0  # of those, items whose rerun gave other tokens than the run it replaced
     assistant_share: float | None = None  # collaborative methods: share of tokens an assistant wrote
+    seconds_per_answer: float | None = None  # mean generation time of an item, turns together, timed items only
     disagreement: Disagreement | None = None  # relaxed rules: where their own test and the exact test differ
 
 
@@ -199,6 +200,7 @@ def method_row(
         accepted_histogram=_histogram(records),
         comparison=compare(outcomes, reference) if reference is not None else None,
         assistant_share=_assistant_share(records),
+        seconds_per_answer=seconds / len(timed) if timed else None,
         disagreement=_disagreement(records),
         disturbed=len(outcomes) - len(timed),
         load_unmeasured=sum(not o.load_measured for o in outcomes.values()),
