@@ -10,7 +10,7 @@ import pytest
 from test_eval_report import make_record, write_run
 from verispec.cli import main
 from verispec.errors import ConfigError
-from verispec.eval.records import RunManifest, RunSettings
+from verispec.eval.records import RunManifest, RunSettings, read_records
 from verispec.eval.report.settings import compare_settings, load_settings, settings_markdown, settings_plot
 
 TREE = "cosd-tree:tree=trees/s+a.tree.json"
@@ -73,6 +73,16 @@ def test_every_row_covers_the_items_all_shown_methods_answered(tmp_path):
     rows = compare_settings(load_settings([run]))
     assert {r.row.method: r.row.items for r in rows} == {"S alone": 4, "A alone": 4, "cosd-rule": 4, "sd": 4}
     assert {r.row.method: r.row.items for r in compare_settings(load_settings([run]), methods=["sd"])}["A alone"] == 5
+
+
+def test_of_two_equally_accurate_models_the_faster_is_the_one_to_beat(tmp_path):
+    run = make_run(tmp_path, "tie", "S", "A", {"draft": "ab", "verifier": "ab", "cosd-rule": "ab"})
+    records = read_records(run / "results.jsonl")
+    slower_draft = [replace(r, stats={**r.stats, "total_seconds": 3.0}) if r.method == "draft" else r for r in records]
+    write_run(run, slower_draft)
+    rows = by_setting(compare_settings(load_settings([run])), "tie")
+    assert (rows["S alone"].best, rows["A alone"].best) == (False, True)
+    assert (rows["S alone"].row.seconds_per_answer, rows["A alone"].row.seconds_per_answer) == (3.0, 1.0)
 
 
 def test_a_model_alone_found_nowhere_is_named(runs):

@@ -53,7 +53,7 @@ class Setting:
 class SettingRow:
     """A model alone or a collaborative method, in one setting and task.
 
-    ``best``: this model alone is the setting's most accurate on the task. ``source``: the other
+    ``best``: this model alone is the setting's most accurate on the task (the faster of a tie). ``source``: the other
     setting whose samples a model alone comes from (None: its own run). A collaborative method's
     row is summarised against the best single model.
     """
@@ -113,12 +113,18 @@ def _setting_rows(setting: Setting, task: str, settings: Sequence[Setting], meth
             records += [replace(r, method=model + ALONE) for r in found]
     grouped = group_outcomes(records)
     alone = [method_row(task, label, grouped[(task, label)], None) for label in singles]
-    best = max(alone, key=lambda row: row.accuracy.estimate if row.accuracy else -1.0, default=None)
+    best = max(alone, key=_strength, default=None)
     result = [SettingRow(setting.name, row, True, row is best, singles[row.method]) for row in alone]
     reference = grouped[(task, best.method)] if best else None
     for label in dict.fromkeys(r.method for r in shown):
         result.append(SettingRow(setting.name, method_row(task, label, grouped[(task, label)], reference), False))
     return result
+
+
+def _strength(row: MethodRow) -> tuple[float, float]:
+    """Accuracy, then speed: of two equally accurate models the faster is the one to beat."""
+    accuracy = row.accuracy.estimate if row.accuracy else -1.0
+    return accuracy, -row.seconds_per_answer if row.seconds_per_answer is not None else -float("inf")
 
 
 def _common_items(records: Sequence[SampleRecord]) -> set[str]:
@@ -234,9 +240,10 @@ def settings_plot(rows: Sequence[SettingRow], out_dir: Path) -> Path | None:
     return save_figure(plt, fig, out_dir / "settings_accuracy.png")
 
 
-NOTE = ("n: items; accuracy: Wilson 95% interval; Δ: the method's accuracy minus the setting's best single model's "
-        "on the items both completed, paired bootstrap 95% interval, percentage points; McNemar p: exact two-sided "
-        "test on the same pairs; speed vs best single model: summed tokens / summed seconds over the same pairs "
-        "(timings other processes disturbed left out); seconds per answer: mean generation time of an item, what a "
-        "user waits where methods write answers of different lengths (multiple choice); rounds per answer: verifier passes (collaborative methods: "
+NOTE = ("n: items; accuracy: Wilson 95% interval; best single model: the most accurate model alone, the fastest "
+        "of a tie; Δ: the method's accuracy minus the best single model's on the items both completed, paired "
+        "bootstrap 95% interval, percentage points; McNemar p: exact two-sided test on the same pairs; speed vs best "
+        "single model: summed tokens / summed seconds over the same pairs (timings other processes disturbed left "
+        "out); seconds per answer: mean generation time of an item, what a user waits where methods write answers "
+        "of different lengths (multiple choice); rounds per answer: verifier passes (collaborative methods: "
         "draft-and-review rounds) per item; written by assistants: tokens whose author is not the draft.")
