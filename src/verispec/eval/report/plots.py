@@ -289,7 +289,7 @@ def histograms_by_method(rows: Sequence[MethodRow]) -> dict[str, list[int]]:
 def save_figure(plt: Any, fig: Any, path: Path) -> Path:
     """Write ``fig`` to ``path`` as a PNG and close it."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # long tick labels can outgrow tight_layout's margins
     plt.close(fig)
     return path
 
