@@ -53,9 +53,9 @@ class Setting:
 class SettingRow:
     """A model alone or a collaborative method, in one setting and task.
 
-    ``best``: this model alone is the setting's most accurate on the task (the faster of a tie). ``source``: the other
-    setting whose samples a model alone comes from (None: its own run). A collaborative method's
-    row is summarised against the best single model.
+    ``best``: this model alone is the setting's most accurate on the task (the faster of a tie).
+    ``source``: the other setting whose samples a model alone comes from (None: its own run). A
+    collaborative method's row is summarised against the best single model.
     """
 
     setting: str
