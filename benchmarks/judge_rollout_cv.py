@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 from verispec.backends import TransformersBackend
-from verispec.judge.features import TokenFeatures, default_cache_dir, extract_features
-from verispec.judge.fit import FitConfig, fit_logistic
-from verispec.judge.metrics import roc_auc
-from verispec.judge.samples import read_samples, subsample
 from verispec.models.loading import load_model
 from verispec.pipeline import DTYPES
+from verispec.training.judge.features import TokenFeatures, default_cache_dir, extract_features
+from verispec.training.judge.fit import FitConfig, fit_logistic
+from verispec.training.judge.metrics import roc_auc
+from verispec.training.judge.samples import read_samples, subsample
 
 FOLDS = 5
 

@@ -6,7 +6,7 @@ import torch
 from tiny_models import noisy_copy, tiny_model
 from verispec.backends import TransformersBackend
 from verispec.drafting import ModelDrafter
-from verispec.engine import Engine
+from verispec.engine import DRAFT_SEAT, Engine, SoloRounds, SpeculativeRounds
 from verispec.provenance import Provenance
 from verispec.rules import ExactRule
 from verispec.sampling import SamplingParams
@@ -24,11 +24,12 @@ def decode(
     """
     backend = TransformersBackend(verifier)
     if draft is not None:
-        drafter = ModelDrafter(TransformersBackend(draft), params, eos_token_ids=eos, stop_below=stop_below)
-    engine = Engine(backend, drafter=drafter, rule=ExactRule() if drafter else None, eos_token_ids=eos)
+        drafter = ModelDrafter(TransformersBackend(draft), params, eos_token_ids=eos, stop_below=stop_below, schedule=schedule)
+    strategy = SpeculativeRounds(backend, drafter, ExactRule()) if drafter else SoloRounds(backend)
     records = list(
-        engine.rounds(prompt, max_new_tokens=max_new_tokens, params=params, schedule=schedule,
-                      generator=torch.Generator().manual_seed(seed))
+        Engine(strategy, eos_token_ids=eos).rounds(
+            prompt, max_new_tokens=max_new_tokens, params=params, generator=torch.Generator().manual_seed(seed)
+        )
     )
     tokens = [t for r in records for t in r.tokens]
     provenance = [p for r in records for p in r.provenance]
@@ -97,10 +98,11 @@ def test_solo_decoding_commits_one_token_per_forward():
 def test_restricted_draft_vocabulary_stays_lossless(draft_vocab):
     verifier = tiny_model(0)
     backend = TransformersBackend(verifier)
-    expected = [t for r in Engine(backend).rounds([1, 2, 3], max_new_tokens=30, params=GREEDY, schedule=DraftSchedule()) for t in r.tokens]
-    drafter = ModelDrafter(TransformersBackend(noisy_copy(verifier, 1, 0.002)), GREEDY, draft_vocab=draft_vocab)
-    engine = Engine(TransformersBackend(verifier), drafter=drafter, rule=ExactRule())
-    records = list(engine.rounds([1, 2, 3], max_new_tokens=30, params=GREEDY, schedule=DraftSchedule(gamma=4)))
+    expected = [t for r in Engine(SoloRounds(backend)).rounds([1, 2, 3], max_new_tokens=30, params=GREEDY) for t in r.tokens]
+    draft = TransformersBackend(noisy_copy(verifier, 1, 0.002))
+    drafter = ModelDrafter(draft, GREEDY, draft_vocab=draft_vocab, schedule=DraftSchedule(gamma=4))
+    engine = Engine(SpeculativeRounds(TransformersBackend(verifier), drafter, ExactRule()))
+    records = list(engine.rounds([1, 2, 3], max_new_tokens=30, params=GREEDY))
     assert [t for r in records for t in r.tokens] == expected
     kept_drafts = [t for r in records for t, p in zip(r.tokens, r.provenance) if p is Provenance.EXACT]
     assert all(t < draft_vocab or t in (1, 2, 3) for t in kept_drafts)  # drafts come from the subset only
@@ -108,6 +110,28 @@ def test_restricted_draft_vocabulary_stays_lossless(draft_vocab):
 
 def test_draft_decoding_alone_is_booked_as_draft_work():
     backend = TransformersBackend(tiny_model(0))
-    engine = Engine(backend, solo=Provenance.DRAFT)
-    records = list(engine.rounds([1, 2], max_new_tokens=4, params=GREEDY, schedule=DraftSchedule()))
+    engine = Engine(SoloRounds(backend, seat=DRAFT_SEAT))
+    records = list(engine.rounds([1, 2], max_new_tokens=4, params=GREEDY))
     assert sum(r.draft_forwards for r in records) == 5 and sum(r.verifier_forwards for r in records) == 0
+    assert {p for r in records for p in r.provenance} == {Provenance.DRAFT}
+    assert {a for r in records for a in r.authors} == {DRAFT_SEAT}
+
+
+def test_records_stay_consistent_when_eos_or_the_budget_cuts_a_draft():
+    """A round cut inside its draft (EOS) or clipped by the budget keeps one provenance and one author per token, and
+    its kept-token count is read from the committed tokens, not from the verdict."""
+    cut_by_eos = cut_by_budget = 0
+    for seed in range(12):
+        verifier = tiny_model(seed, vocab=12, eos=3, sharpness=0.5)
+        draft = noisy_copy(verifier, seed, 0.002)
+        for budget in (7, 60):
+            _, _, records = decode(verifier, draft, [5, 6], max_new_tokens=budget, schedule=DraftSchedule(gamma=6), eos=frozenset({3}))
+            last = records[-1]
+            assert len(last.tokens) == len(last.provenance) == len(last.authors)
+            assert last.accepted == sum(p.accepted_draft for p in last.provenance)
+            assert sum(len(r.tokens) for r in records) <= budget
+            cut = last.proposed + 1 > len(last.tokens)
+            cut_by_eos += cut and last.tokens[-1] == 3 and last.accepted == len(last.tokens)
+            # The budget clips the last draft (to budget - 1 tokens) so the round still fits it.
+            cut_by_budget += budget == 7 and last.proposed < 6 and sum(len(r.tokens) for r in records) == 7
+    assert cut_by_eos >= 1 and cut_by_budget >= 1  # both cuts really happened

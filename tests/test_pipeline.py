@@ -90,3 +90,55 @@ def test_different_vocabularies_are_refused_for_single_vocabulary_methods():
     with pytest.raises(VocabularyMismatchError, match="share one vocabulary.*works across tokenizers: verifier, draft"):
         pipe.generate("hi", method="sd", max_new_tokens=2)
     assert pipe.generate("hi", method="verifier", max_new_tokens=2).token_ids
+
+
+def _consistent(result):
+    """Every statistic is folded from the committed tokens: one provenance and one piece per token."""
+    assert len(result.provenance) == len(result.token_ids) == len(result.pieces) == result.stats.new_tokens
+    assert "".join(result.pieces) == result.text
+    assert sum(result.stats.provenance_counts.values()) == len(result.token_ids)
+    kept = sum(p.accepted_draft for p in result.provenance)
+    assert result.stats.accepted == kept and sum(n * c for n, c in enumerate(result.stats.accepted_histogram)) == kept
+
+
+def test_a_stop_string_spanning_two_rounds_cuts_tokens_provenance_and_stats(pipe):
+    """The stop string starts in one round's tokens and is completed in the next: the tokens of the
+    first round that wrote its start are taken out of the result, the stream and the statistics."""
+    found = 0
+    for gamma in (1, 2, 3):
+        method = f"sd:gamma={gamma},stop_below=0"
+        chunks = list(pipe.stream("hello", method=method, max_new_tokens=60))
+        full = chunks[-1].result
+        ends, end = [], 0
+        for chunk in chunks:  # where each round's text ends; a stop string across one of these spans two rounds
+            end += len(chunk.text)
+            ends.append(end)
+        for boundary in ends[2:-2]:
+            stop = full.text[boundary - 1 : boundary + 1]
+            if len(set(stop)) < 2 or full.text.index(stop) != boundary - 1:
+                continue
+            streamed = list(pipe.stream("hello", method=method, max_new_tokens=60, stop=[stop]))
+            cut = streamed[-1].result
+            assert cut.finish_reason == "stop" and cut.text == full.text[: boundary - 1]
+            assert [t for c in streamed for t in c.token_ids] == cut.token_ids
+            assert [p for c in streamed for p in c.provenance] == cut.provenance
+            _consistent(cut)
+            assert cut.stats.proposed <= full.stats.proposed
+            found += 1
+    assert found >= 3  # the spanning case really ran
+
+
+def test_eos_and_the_token_budget_inside_a_draft_keep_provenance_consistent():
+    """EOS = 3 in a 12-token vocabulary shows up inside drafts; budgets end inside drafts."""
+    tokenizer = byte_tokenizer()
+    eos_cut = budget_cut = 0
+    for seed in range(10):
+        verifier = tiny_model(seed, vocab=12, eos=3, sharpness=0.5)
+        pipe = Pipeline(draft=(noisy_copy(verifier, seed, 0.002), tokenizer), verifier=(verifier, tokenizer), dtype="fp32")
+        for budget in (5, 9, 60):
+            result = pipe.generate([5, 6], method="sd:gamma=6,stop_below=0", max_new_tokens=budget)
+            _consistent(result)
+            assert len(result.token_ids) <= budget
+            eos_cut += result.finish_reason == "eos" and result.provenance[-1] is Provenance.EXACT
+            budget_cut += result.finish_reason == "length" and budget % 6 != 0
+    assert eos_cut >= 1 and budget_cut >= 1

@@ -4,14 +4,14 @@ A method is the engine plus a choice of models and a verification rule. Every me
 accepts the drafting options (``gamma``, ``adaptive``, ``max_gamma``, ``stop_below``); a rule adds
 its own. Later methods register here and become usable from the API, CLI, harness and server.
 
-A rule is built from options alone; a rule that needs the running models too (the judge reads its
-verifier's head) gets them afterwards through ``bind_rule`` and a :class:`RuleContext`, so every
-rule can still be described without loading a model.
+A rule is built from options alone; a rule that needs the running models too (the judge reads a
+head trained on its verifier) gets them afterwards through ``bind_rule`` and a :class:`RuleContext`,
+which is where files are loaded, so every rule can still be described without loading anything.
 
 Methods that fuse whole models instead of verifying drafts with one rule (CoSD and its baselines)
-give ``build_decoder``: it builds a :class:`~verispec.cosd.decoding.Decoder` over a
-:class:`DecoderContext` (the draft and the assistants). ``check_options`` refuses bad options
-when a method is parsed, before any model loads.
+give ``build_fusion``: it builds a :class:`~verispec.cosd.decoding.FusionRounds` round strategy
+over a :class:`FusionContext` (the draft and the assistants). ``check_options`` refuses bad
+options when a method is parsed, before any model loads.
 """
 
 from __future__ import annotations
@@ -21,13 +21,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verispec.backends.base import ModelBackend
-from verispec.cosd import AvgDecoding, CoSD, Deferral, ModelLike, RuleVerifier, load_deferral, load_tree
-from verispec.cosd.decoding import Decoder
-from verispec.cosd.generator import DEFAULT_GAMMA as COSD_GAMMA
+from verispec.cosd import (
+    AvgDecoding,
+    CoSD,
+    Deferral,
+    FusionRounds,
+    ModelLike,
+    RuleVerifier,
+    load_deferral,
+    load_tree,
+)
 from verispec.cosd.trained import ModelIdentity, model_identities
 from verispec.errors import ConfigError
-from verispec.rules import ExactRule, JudgeRule, LenientRule, TypicalRule, VerificationRule
-from verispec.schedule import DraftSchedule
+from verispec.judge.head import load_head_for
+from verispec.rules import (
+    ExactRule,
+    JudgeRule,
+    LenientRule,
+    TypicalRule,
+    VerificationRule,
+)
+from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
     "gamma": int, "adaptive": bool, "max_gamma": int, "stop_below": float, "draft_vocab": int,
@@ -44,8 +58,8 @@ class RuleContext:
 
 
 @dataclass(frozen=True)
-class DecoderContext:
-    """The loaded models a multi-model decoder fuses: the draft writes, the assistants review.
+class FusionContext:
+    """The loaded models a collaborative method fuses: the draft writes, the assistants review.
 
     In a :class:`~verispec.pipeline.Pipeline` the assistants are its verifier, then any extra ones.
     """
@@ -62,11 +76,11 @@ class DecoderContext:
 class MethodSpec:
     """What a method needs and how to build its rule (or its decoder) from options.
 
-    ``rule_options`` are the method's own options (its rule's or its decoder's). ``bind_rule``
-    gives a built rule what it needs from the running models (default: nothing);
-    ``drafting_defaults`` overrides the shared drafting defaults for this method.
-    ``build_decoder`` makes a multi-model method (see the module docstring); ``check_options``
-    raises ConfigError for options that could never work.
+    ``rule_options`` are the method's own options (its rule's or its fusion's). ``bind_rule``
+    gives a built rule what it needs from the running models and the method's options (default:
+    nothing); ``drafting_defaults`` overrides the shared drafting defaults for this method.
+    ``build_fusion`` makes a collaborative method's round strategy (see the module docstring);
+    ``check_options`` raises ConfigError for options that could never work.
     """
 
     name: str
@@ -77,9 +91,9 @@ class MethodSpec:
     lossless: bool = False
     rule_options: dict[str, type] = field(default_factory=dict)
     build_rule: Callable[[Mapping[str, Any]], VerificationRule] | None = None
-    bind_rule: Callable[[VerificationRule, RuleContext], VerificationRule] | None = None
+    bind_rule: Callable[[VerificationRule, RuleContext, Mapping[str, Any]], VerificationRule] | None = None
     drafting_defaults: dict[str, Any] = field(default_factory=dict)
-    build_decoder: Callable[[Mapping[str, Any], DecoderContext], Decoder] | None = None
+    build_fusion: Callable[[Mapping[str, Any], FusionContext], FusionRounds] | None = None
     check_options: Callable[[Mapping[str, Any]], object] | None = None  # raises; what it returns is ignored
 
     @property
@@ -88,8 +102,8 @@ class MethodSpec:
 
     @property
     def collaborative(self) -> bool:
-        """True for methods run by a multi-model decoder (the draft's tokenizer writes the output)."""
-        return self.build_decoder is not None
+        """True for methods whose models fuse round by round (the draft's tokenizer writes the output)."""
+        return self.build_fusion is not None
 
     def allowed_options(self) -> dict[str, type]:
         return {**(DRAFTING_OPTIONS if self.speculative else {}), **self.rule_options}
@@ -136,16 +150,17 @@ class Method:
         """
         if self.spec.build_rule is None:
             return None
-        rule = self.spec.build_rule({k: v for k, v in self.options.items() if k in self.spec.rule_options})
+        options = {k: v for k, v in self.options.items() if k in self.spec.rule_options}
+        rule = self.spec.build_rule(options)
         if context is None or self.spec.bind_rule is None:
             return rule
-        return self.spec.bind_rule(rule, context)
+        return self.spec.bind_rule(rule, context, options)
 
-    def decoder(self, context: DecoderContext) -> Decoder | None:
-        """The multi-model decoder over ``context``'s models (None for methods that are not collaborative)."""
-        if self.spec.build_decoder is None:
+    def fusion(self, context: FusionContext) -> FusionRounds | None:
+        """The collaborative round strategy over ``context``'s models (None for other methods)."""
+        if self.spec.build_fusion is None:
             return None
-        return self.spec.build_decoder(self.options, context)
+        return self.spec.build_fusion(self.options, context)
 
     def schedule(self) -> DraftSchedule:
         """The draft-length schedule (fixed by default; ``adaptive=true`` for the grow/shrink heuristic)."""
@@ -177,10 +192,8 @@ class Method:
         return self.name + ":" + ",".join(f"{k}={_format(v)}" for k, v in sorted(self.options.items()))
 
 
-# Defaults measured with `verispec bench` on the Qwen 0.5B -> 1.5B pair on a 2-core CPU without AMX,
-# where verifying k tokens costs more than one (1.5B: ~200 ms for 1, ~290 ms for 8 tokens): short
-# fixed drafts that stop when the draft is unsure, from a 32k-token draft head, won there (see README).
-DEFAULT_GAMMA = 5
+# Measured with the draft length (verispec.schedule.DEFAULT_GAMMA): fixed drafts that stop when the
+# draft is unsure, from a 32k-token draft head, won on a 2-core CPU without AMX (see docs/lossless.md).
 DEFAULT_ADAPTIVE = False
 DEFAULT_STOP_BELOW = 0.3
 DEFAULT_DRAFT_VOCAB = 32768
@@ -264,16 +277,17 @@ register_method(
 )
 
 
-def _judge_for_verifier(rule: VerificationRule, context: RuleContext) -> VerificationRule:
+def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: Mapping[str, Any]) -> VerificationRule:
+    """Load the head (the shipped one for the verifier unless ``head=PATH``) and check it fits the verifier."""
     assert isinstance(rule, JudgeRule)
-    return rule.for_verifier(context.verifier)
+    return rule.with_head(load_head_for(context.verifier, options.get("head")))
 
 
 register_method(
     MethodSpec(
         "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
         uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str},
-        build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), head_path=o.get("head")),
+        build_rule=lambda o: JudgeRule(threshold=o.get("threshold")),
         bind_rule=_judge_for_verifier,
         # Judged drafts pay off when long (the paper keeps ~19 tokens a round): start at 8 and grow
         # while whole drafts are kept, up to max_gamma. Not yet measured with a trained head here.
@@ -283,7 +297,7 @@ register_method(
 
 
 # Collaborative methods (CoSD and its baselines): the draft writes and the assistants (the verifier,
-# then any extra ones) review. ``gamma`` is CoSD's own draft length, without the adaptive schedule.
+# then any extra ones) review. ``gamma`` is CoSD's own fixed draft length.
 
 
 def _rule_verifier(options: Mapping[str, Any]) -> RuleVerifier:
@@ -308,7 +322,7 @@ register_method(
         "cosd-rule", "CoSD: assistants replace unsure drafted tokens (q(x) < α, p(y) > β·q(x)), lossy, any tokenizers",
         uses_draft=True, uses_verifier=True, same_vocabulary=False,
         rule_options={"alpha": float, "beta": float, "gamma": int},
-        build_decoder=lambda o, m: CoSD(m.draft, m.assistants, _rule_verifier(o), gamma=o.get("gamma", COSD_GAMMA)),
+        build_fusion=lambda o, m: CoSD(m.draft, m.assistants, _rule_verifier(o), gamma=o.get("gamma", DEFAULT_GAMMA)),
         check_options=_rule_verifier,
     )
 )
@@ -316,8 +330,8 @@ register_method(
     MethodSpec(
         "cosd-tree", "CoSD: a trained decision tree picks whose token to keep, lossy, any tokenizers",
         uses_draft=True, uses_verifier=True, same_vocabulary=False, rule_options={"tree": str, "gamma": int},
-        build_decoder=lambda o, m: CoSD(
-            m.draft, m.assistants, load_tree(o["tree"], m.identities()), gamma=o.get("gamma", COSD_GAMMA)
+        build_fusion=lambda o, m: CoSD(
+            m.draft, m.assistants, load_tree(o["tree"], m.identities()), gamma=o.get("gamma", DEFAULT_GAMMA)
         ),
         check_options=_requires("cosd-tree", "tree", "train-tree"),
     )
@@ -325,14 +339,14 @@ register_method(
 register_method(
     MethodSpec(
         "avg", "Avg decoding: each token from the mean of every model's distribution, one vocabulary",
-        uses_draft=True, uses_verifier=True, build_decoder=lambda o, m: AvgDecoding([m.draft, *m.assistants]),
+        uses_draft=True, uses_verifier=True, build_fusion=lambda o, m: AvgDecoding([m.draft, *m.assistants]),
     )
 )
 register_method(
     MethodSpec(
         "co-llm", "Co-LLM-style deferral: a trained classifier on the draft's confidence hands tokens to an assistant",
         uses_draft=True, uses_verifier=True, rule_options={"classifier": str},
-        build_decoder=lambda o, m: Deferral(
+        build_fusion=lambda o, m: Deferral(
             m.draft, m.assistants, load_deferral(o["classifier"], m.identities()), source=o["classifier"]
         ),
         check_options=_requires("co-llm", "classifier", "train-deferral"),

@@ -1,7 +1,8 @@
 """The public entry point: load a draft and a verifier once, generate with any method.
 
-Collaborative methods (CoSD and its baselines) run the draft with the verifier, and any extra
-``assistants``, as reviewers; their results come back in the same shapes, with each token's author.
+Every method runs the same loop (:class:`~verispec.engine.Engine`) with its own round strategy;
+collaborative methods (CoSD and its baselines) run the draft with the verifier, and any extra
+``assistants``, as reviewers, and their results name each token's author.
 """
 
 from __future__ import annotations
@@ -15,15 +16,25 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
-from verispec.cosd.decoding import Decoder
-from verispec.cosd.results import CoSDResult, Segment, token_owners
+from verispec.cosd.decoding import FusionRounds
 from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
-from verispec.engine import Engine, RoundRecord
+from verispec.engine import (
+    Engine,
+    RoundRecord,
+    RoundStrategy,
+    SoloRounds,
+    SpeculativeRounds,
+)
 from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
-from verispec.methods import DecoderContext, Method, RuleContext, cross_vocabulary_methods
+from verispec.methods import (
+    FusionContext,
+    Method,
+    RuleContext,
+    cross_vocabulary_methods,
+)
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
-from verispec.stats import GenerationStats, summarize
+from verispec.stats import GenerationStats, committed_records, summarize
 from verispec.text import TextTracker
 from verispec.tokens import Prompt, encode_prompt, eos_token_ids, same_vocabulary
 
@@ -34,10 +45,11 @@ ModelSource = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """One finished generation: text, tokens with their provenance, and statistics.
+    """One finished generation: text, tokens with their text pieces and provenance, and statistics.
 
-    ``authors`` (collaborative methods only) names the model role that wrote each token:
-    ``"draft"``, ``"assistant1"`` (the verifier), ``"assistant2"``, ...
+    ``pieces[i]`` is the text token ``i`` adds (joined, they are ``text``). ``authors``
+    (collaborative methods only) names the model role that wrote each token: ``"draft"``,
+    ``"assistant1"`` (the verifier), ``"assistant2"``, ...
     """
 
     text: str
@@ -48,6 +60,7 @@ class GenerationResult:
     method: str
     prompt_token_ids: list[int] = field(repr=False)
     authors: list[str] | None = None
+    pieces: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -63,13 +76,18 @@ class GenerationResult:
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """Text and tokens committed since the previous chunk; the last chunk carries the result."""
+    """Tokens that became final since the previous chunk, with their text; the last chunk carries the result.
+
+    ``text`` is ``"".join(pieces)``; over all chunks the tokens, pieces, provenance and authors add
+    up to the result's.
+    """
 
     text: str
     token_ids: list[int]
     provenance: list[Provenance]
     result: GenerationResult | None = None
     authors: list[str] | None = None
+    pieces: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -124,7 +142,7 @@ class Pipeline:
         self._extra = [f"assistant{k}" for k in range(2, len(assistants) + 2)]
         self._sources.update(zip(self._extra, assistants))
         self._handles: dict[str, ModelHandle] = {}
-        self._decoders: dict[str, Decoder] = {}
+        self._fusions: dict[str, FusionRounds] = {}
         self._vocab_checked = False
 
     @property
@@ -172,92 +190,19 @@ class Pipeline:
         params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if method.spec.collaborative:
-            yield from self._collaborate(
-                method, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                seed=seed, stop=stop, chat=chat,
-            )
-            return
-        engine, writer = self._engine(method, params)
-        prompt_ids = encode_prompt(writer.tokenizer, prompt, chat=bool(chat) if chat is not None else not isinstance(prompt, str))
-        self._check_context(method, prompt_ids)
-        yield from self._run(engine, writer, method, params, prompt_ids, max_new_tokens, stop)
-
-    def _run(
-        self,
-        engine: Engine,
-        writer: ModelHandle,
-        method: Method,
-        params: SamplingParams,
-        prompt_ids: list[int],
-        max_new_tokens: int,
-        stop: Sequence[str],
-    ) -> Iterator[StreamChunk]:
-        tracker = TextTracker(writer.tokenizer, stop)
-        provenance: list[Provenance] = []
-        records: list[RoundRecord] = []
-        finish = "length"
-        start = time.perf_counter()
-        rounds = engine.rounds(
-            prompt_ids, max_new_tokens=max_new_tokens, params=params, schedule=method.schedule(),
-            generator=params.generator(writer.backend.device),
+        as_chat = bool(chat) if chat is not None else not isinstance(prompt, str)
+        strategy, writer = self._strategy(method, params)
+        if isinstance(strategy, FusionRounds):
+            prompt_ids = strategy.read_prompt(prompt, chat=as_chat)
+            end_ids, roles = strategy.end_ids, strategy.roles
+        else:
+            prompt_ids = encode_prompt(writer.tokenizer, prompt, chat=as_chat)
+            self._check_context(method, prompt_ids)
+            end_ids, roles = writer.eos_token_ids, None
+        yield from stream_rounds(
+            strategy, writer.tokenizer, prompt_ids, eos_token_ids=end_ids, max_new_tokens=max_new_tokens,
+            params=params, stop=stop, label=method.label(), roles=roles,
         )
-        for record in rounds:
-            records.append(record)
-            if record.is_prefill:
-                continue
-            before = len(tracker.tokens)
-            update = tracker.add(record.tokens)
-            new_tokens = tracker.tokens[before:]
-            new_provenance = list(record.provenance[: len(new_tokens)])
-            provenance.extend(new_provenance)
-            if update.stopped:
-                finish = "stop"
-            elif new_tokens and new_tokens[-1] in writer.eos_token_ids:
-                finish = "eos"
-            if update.text or new_tokens:
-                yield StreamChunk(update.text, new_tokens, new_provenance)
-            if update.stopped:
-                rounds.close()
-                break
-        tail = tracker.finish()
-        total = time.perf_counter() - start
-        stats = summarize(records, prompt_tokens=len(prompt_ids), new_tokens=len(tracker.tokens), total_seconds=total)
-        result = GenerationResult(
-            text=tracker.text, token_ids=list(tracker.tokens), provenance=provenance, stats=stats,
-            finish_reason=finish, method=method.label(), prompt_token_ids=prompt_ids,
-        )
-        yield StreamChunk(tail, [], [], result=result)
-
-    def _collaborate(self, method: Method, prompt: Prompt, **options: Any) -> Iterator[StreamChunk]:
-        """Run a collaborative method's decoder, each chunk's tokens with their authors and provenance."""
-        decoder = self._decoder(method)
-        tokenizer = decoder.members[0].tokenizer
-        ids: list[int] = []
-        segments: list[Segment] = []
-        authors: list[str] = []
-        provenance: list[Provenance] = []
-        for chunk in decoder.stream(prompt, **options):
-            if chunk.result is not None:
-                yield StreamChunk(chunk.text, [], [], result=_collaborative_result(chunk.result, method, authors, provenance))
-                return
-            segments.extend(chunk.segments)
-            owners = token_owners(tokenizer, [*ids, *chunk.token_ids], segments, start=len(ids))
-            ids.extend(chunk.token_ids)
-            new_authors = [decoder.roles[o.author] for o in owners]
-            new_provenance = [o.provenance for o in owners]
-            authors.extend(new_authors)
-            provenance.extend(new_provenance)
-            yield StreamChunk(chunk.text, list(chunk.token_ids), new_provenance, authors=new_authors)
-
-    def _decoder(self, method: Method) -> Decoder:
-        """The method's decoder, built once per method label (trained files are read and checked once)."""
-        label = method.label()
-        if label not in self._decoders:
-            decoder = method.decoder(DecoderContext(draft=self.draft, assistants=self.assistants))
-            assert decoder is not None, "only collaborative methods have a decoder"
-            self._decoders[label] = decoder
-        return self._decoders[label]
 
     def writer(self, method: Method) -> ModelHandle:
         """The model whose tokenizer reads the prompt and writes the text for ``method``.
@@ -266,17 +211,27 @@ class Pipeline:
         """
         return self.verifier if method.spec.uses_verifier and not method.spec.collaborative else self.draft
 
-    def _engine(self, method: Method, params: SamplingParams) -> tuple[Engine, ModelHandle]:
-        """The engine for ``method`` and the model whose tokenizer reads and writes the text."""
+    def _strategy(self, method: Method, params: SamplingParams) -> tuple[RoundStrategy, ModelHandle]:
+        """The round strategy for ``method`` and the model whose tokenizer reads and writes the text."""
         spec = method.spec
+        if spec.collaborative:
+            return self._fusion(method), self.draft
         if not spec.speculative:
             handle = self.writer(method)
-            solo = Provenance.VERIFIER if spec.uses_verifier else Provenance.DRAFT
-            return Engine(handle.backend, eos_token_ids=handle.eos_token_ids, solo=solo), handle
+            return SoloRounds(handle.backend, seat=1 if spec.uses_verifier else 0), handle
         drafter = self._drafter(method, params)
         rule = method.rule(RuleContext(verifier=self.verifier.backend))
-        engine = Engine(self.verifier.backend, drafter=drafter, rule=rule, eos_token_ids=self.verifier.eos_token_ids)
-        return engine, self.verifier
+        assert rule is not None
+        return SpeculativeRounds(self.verifier.backend, drafter, rule), self.verifier
+
+    def _fusion(self, method: Method) -> FusionRounds:
+        """The method's round strategy, built once per method label (trained files are read and checked once)."""
+        label = method.label()
+        if label not in self._fusions:
+            fusion = method.fusion(FusionContext(draft=self.draft, assistants=self.assistants))
+            assert fusion is not None, "only collaborative methods fuse models"
+            self._fusions[label] = fusion
+        return self._fusions[label]
 
     def _drafter(self, method: Method, params: SamplingParams) -> Drafter:
         """Prompt lookup, or the draft model (which must share the verifier's vocabulary)."""
@@ -284,13 +239,14 @@ class Pipeline:
         if not method.uses_draft_model:
             return PromptLookupDrafter(
                 verifier.backend.vocab_size, max_ngram=method.ngram(), eos_token_ids=verifier.eos_token_ids,
-                device=verifier.backend.device,
+                device=verifier.backend.device, schedule=method.schedule(),
             )
         self._check_vocabulary(method)
         return ModelDrafter(
             self.draft.backend, params, eos_token_ids=verifier.eos_token_ids,
             vocab_size=verifier.backend.vocab_size, stop_below=method.stop_below(),
             draft_vocab=method.draft_vocab(), special_token_ids=verifier.tokenizer.all_special_ids,
+            schedule=method.schedule(),
         )
 
     def _check_vocabulary(self, method: Method) -> None:
@@ -331,12 +287,67 @@ class Pipeline:
         return ModelHandle(loaded.name, loaded.model, loaded.tokenizer)
 
 
-def _collaborative_result(
-    result: CoSDResult, method: Method, authors: list[str], provenance: list[Provenance]
-) -> GenerationResult:
-    """A decoder's result in the pipeline's shape; ``authors`` and ``provenance`` are per token, as streamed."""
-    return GenerationResult(
-        text=result.text, token_ids=list(result.token_ids), provenance=provenance,
-        stats=result.stats.as_generation_stats(provenance), finish_reason=result.finish_reason,
-        method=method.label(), prompt_token_ids=list(result.prompt_token_ids), authors=authors,
+def stream_rounds(
+    strategy: RoundStrategy,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt_ids: list[int],
+    *,
+    eos_token_ids: frozenset[int],
+    max_new_tokens: int,
+    params: SamplingParams,
+    stop: Sequence[str] = (),
+    label: str = "",
+    roles: list[str] | None = None,
+) -> Iterator[StreamChunk]:
+    """Run ``strategy`` in the engine loop and commit its rounds through one text tracker.
+
+    Chunks carry only final tokens with their text; the result's statistics are folded from the
+    round records cut to what the output kept. ``roles`` names the seats for a result's ``authors``.
+    """
+    start = time.perf_counter()
+    tracker = TextTracker(tokenizer, stop)
+    rounds = Engine(strategy, eos_token_ids=eos_token_ids).rounds(
+        prompt_ids, max_new_tokens=max_new_tokens, params=params, generator=params.generator(_device(strategy))
     )
+    records: list[RoundRecord] = []
+    provenance: list[Provenance] = []
+    authors: list[int] = []
+    sent = 0
+    stopped = False
+    for record in rounds:
+        records.append(record)
+        provenance.extend(record.provenance)
+        authors.extend(record.authors)
+        update = tracker.add(record.tokens)
+        if update.tokens:
+            yield _chunk(update.pieces, update.tokens, provenance[sent:], authors[sent:], roles)
+            sent += len(update.tokens)
+        if update.stopped:
+            stopped = True
+            rounds.close()
+            break
+    tail = tracker.finish()
+    kept = len(tracker.tokens)
+    records = committed_records(records, kept)
+    result = GenerationResult(
+        text=tracker.text, token_ids=list(tracker.tokens), provenance=provenance[:kept],
+        stats=summarize(records, prompt_tokens=len(prompt_ids), total_seconds=time.perf_counter() - start),
+        finish_reason="stop" if stopped else "eos" if records and records[-1].ended else "length",
+        method=label, prompt_token_ids=prompt_ids,
+        authors=None if roles is None else [roles[a] for a in authors[:kept]], pieces=list(tracker.pieces),
+    )
+    last = _chunk(tail.pieces, tail.tokens, provenance[sent:kept], authors[sent:kept], roles)
+    yield StreamChunk(last.text, last.token_ids, last.provenance, result=result, authors=last.authors, pieces=last.pieces)
+
+
+def _device(strategy: RoundStrategy) -> torch.device:
+    """Where the strategy's models run (the random generator of sampling lives there)."""
+    return next(seat.device for seat in strategy.seats if seat is not None)
+
+
+def _chunk(
+    pieces: list[str], tokens: list[int], provenance: list[Provenance], authors: list[int], roles: list[str] | None
+) -> StreamChunk:
+    n = len(tokens)
+    named = None if roles is None else [roles[a] for a in authors[:n]]
+    return StreamChunk("".join(pieces), list(tokens), list(provenance[:n]), authors=named, pieces=list(pieces))

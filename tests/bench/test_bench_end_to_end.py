@@ -33,7 +33,7 @@ def test_json_has_settings_environment_prompts_runs_and_summary(payload):
     assert payload["settings"]["methods"]["hf-assisted"]["assistant"]["num_assistant_tokens"] >= 1
     env = payload["environment"]
     assert {"python", "torch", "transformers", "verispec"} <= env["versions"].keys()
-    assert {"cpu", "cores", "torch_threads"} <= env["machine"].keys()
+    assert {"cpu", "cpu_flags", "cores", "torch_threads"} <= env["machine"].keys()
     assert payload["models"]["eos_token_ids"] == [256]
     assert [p["category"] for p in payload["prompts"]] == ["math", "code", "chat"]
     assert len(payload["runs"]) == 3 * len(METHODS)

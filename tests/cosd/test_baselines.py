@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from cosd_models import handle, merged_tokenizer, scripted
+from cosd_models import fuse, handle, merged_tokenizer, scripted
 from sklearn.linear_model import LogisticRegression
 from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 
@@ -17,35 +17,34 @@ from verispec.cosd.baselines import (
 from verispec.cosd.features import DRAFT_FEATURES
 from verispec.cosd.members import Scorer
 from verispec.cosd.trained import ClassifierFile, ModelIdentity, TrainingSummary
-from verispec.engine import Engine
+from verispec.engine import Engine, SoloRounds
 from verispec.errors import ClassifierMismatchError, VocabularyMismatchError
 from verispec.pipeline import ModelHandle
 from verispec.sampling import SamplingParams
-from verispec.schedule import DraftSchedule
 
 
 def greedy(model, prompt, n=25):
     ids = byte_tokenizer()(prompt, add_special_tokens=False)["input_ids"]
-    engine = Engine(TransformersBackend(model), eos_token_ids=frozenset({256}))
-    return [t for r in engine.rounds(ids, max_new_tokens=n, params=SamplingParams(), schedule=DraftSchedule()) for t in r.tokens]
+    engine = Engine(SoloRounds(TransformersBackend(model)), eos_token_ids=frozenset({256}))
+    return [t for r in engine.rounds(ids, max_new_tokens=n, params=SamplingParams()) for t in r.tokens]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_avg_of_identical_models_is_greedy_decoding(seed):
     model = tiny_model(seed)
     twins = [ModelHandle(f"copy{i}", model, byte_tokenizer()) for i in range(3)]  # one backend each
-    result = AvgDecoding(twins).generate("hello", max_new_tokens=25, chat=False)
+    result = fuse(AvgDecoding(twins), "hello", max_new_tokens=25, chat=False)
     assert result.token_ids == greedy(model, "hello")
-    assert result.method == "avg" and result.stats.forwards == [26, 26, 26]
+    assert result.method == "avg" and result.stats.model_forwards == [26, 26, 26]
 
 
 def test_avg_follows_the_more_confident_model_and_credits_it():
     prompt = "Q: "
     unsure = scripted("unsure", byte_tokenizer(), prompt + "cat", 0.3)
     sure = scripted("sure", byte_tokenizer(), prompt + "dog", 0.9)
-    result = AvgDecoding([unsure, sure]).generate(prompt, max_new_tokens=10, chat=False)
+    result = fuse(AvgDecoding([unsure, sure]), prompt, max_new_tokens=10, chat=False)
     assert result.text == "dog"
-    assert {s.author for s in result.segments} == {1}
+    assert set(result.authors) == {"assistant1"}
 
 
 def test_avg_and_deferral_need_one_vocabulary():
@@ -62,12 +61,12 @@ def test_deferral_that_always_picks_one_model_is_that_models_greedy_decoding(wri
     assistant = tiny_model(2)
     draft = noisy_copy(assistant, 3, 0.05)
     handles = [ModelHandle("draft", draft, byte_tokenizer()), ModelHandle("assistant", assistant, byte_tokenizer())]
-    result = Deferral(handles[0], handles[1:], LogisticDeferral((writer,), (), ())).generate("hello", max_new_tokens=25, chat=False)
+    result = fuse(Deferral(handles[0], handles[1:], LogisticDeferral((writer,), (), ())), "hello", max_new_tokens=25, chat=False)
     assert result.token_ids == greedy([draft, assistant][writer], "hello")
     assert greedy(draft, "hello") != greedy(assistant, "hello")  # the check has power
-    assert {s.author for s in result.segments} <= {expected_author}
+    assert set(result.authors) == {["draft", "assistant1"][expected_author]}
     # The assistant reads only when deferred to: never, or every step (catching up in one pass).
-    assert result.stats.forwards[1] == (1 if writer == 0 else 26)
+    assert result.stats.model_forwards[1] == (1 if writer == 0 else 26)
 
 
 @pytest.mark.parametrize("classes", [2, 3])

@@ -4,17 +4,16 @@ import re
 
 import pytest
 import torch
-from cosd_models import handle, merged_tokenizer, scripted
+from cosd_models import fuse, fuse_stream, handle, merged_tokenizer, scripted
 from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 
 from verispec.backends import TransformersBackend
 from verispec.cosd import CoSD, RuleVerifier
-from verispec.engine import Engine
+from verispec.engine import Engine, SoloRounds
 from verispec.errors import ConfigError, PromptError
 from verispec.pipeline import ModelHandle
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
-from verispec.schedule import DraftSchedule
 
 NEVER = RuleVerifier(alpha=1e-12, beta=1.0)  # α → 0: no drafted token is ever unsure enough to replace
 
@@ -31,9 +30,9 @@ class Always:
 
 def greedy(model, tokenizer, prompt, max_new_tokens, eos):
     """Plain greedy decoding of one model (the engine without a drafter)."""
-    engine = Engine(TransformersBackend(model), eos_token_ids=eos)
+    engine = Engine(SoloRounds(TransformersBackend(model)), eos_token_ids=eos)
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    records = engine.rounds(ids, max_new_tokens=max_new_tokens, params=SamplingParams(), schedule=DraftSchedule())
+    records = engine.rounds(ids, max_new_tokens=max_new_tokens, params=SamplingParams())
     return [t for r in records for t in r.tokens]
 
 
@@ -44,39 +43,46 @@ def same_vocab_pair(seed, **options):
     return ModelHandle("draft", draft, tokenizer), ModelHandle("assistant", assistant, tokenizer)
 
 
-def check_segments(result):
-    """Authorship covers the text exactly, and the draft's ids decode to it."""
-    assert "".join(s.text for s in result.segments) == result.text
+def check_tokens(result):
+    """Every token has its text, author and provenance; the pieces and the draft's ids give the text."""
+    assert "".join(result.pieces) == result.text
+    assert len(result.pieces) == len(result.authors) == len(result.provenance) == len(result.token_ids)
     assert byte_tokenizer().decode(result.token_ids, skip_special_tokens=True) == result.text
+
+
+def replacements(result):
+    return result.provenance.count(Provenance.REPLACED)
+
+
+def written_by(result, author):
+    return "".join(p for p, a in zip(result.pieces, result.authors) if a == author)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("gamma", [1, 4, 50])
 def test_never_replacing_gives_draft_only_greedy(seed, gamma):
     draft, assistant = same_vocab_pair(seed)
-    result = CoSD(draft, [assistant], NEVER, gamma=gamma).generate("hello", max_new_tokens=30, chat=False)
+    result = fuse(CoSD(draft, [assistant], NEVER, gamma=gamma), "hello", max_new_tokens=30, chat=False)
     assert result.token_ids == greedy(draft.model, draft.tokenizer, "hello", 30, draft.eos_token_ids)
     assert len(result.token_ids) == 30  # the budget ends mid-draft: never overshoots
-    assert result.stats.replacements == 0 and {s.author for s in result.segments} == {0}
-    check_segments(result)
+    assert replacements(result) == 0 and set(result.authors) == {"draft"}
+    check_tokens(result)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("gamma", [1, 4])
 def test_always_taking_the_assistant_gives_assistant_only_greedy(seed, gamma):
     draft, assistant = same_vocab_pair(seed)
-    chunks = list(CoSD(draft, [assistant], Always(), gamma=gamma).stream("hello", max_new_tokens=30, chat=False))
+    chunks = (fuse_stream(CoSD(draft, [assistant], Always(), gamma=gamma), "hello", max_new_tokens=30, chat=False))
     result = chunks[-1].result
     assert result.token_ids == greedy(assistant.model, assistant.tokenizer, "hello", 30, assistant.eos_token_ids)
     stats = result.stats
-    assert stats.replacements > 0  # the check has power: the draft really was corrected
-    assert stats.forwards[1] == stats.rounds + 1  # one assistant pass per round, plus the prompt
-    # One replaced token per replacing round (random bytes often add no whole character, so count
-    # the rounds' segments, which keep one per token, rather than the result's text segments).
-    records = [c.record for c in chunks if c.record is not None]
-    replaced = [s.author for r in records for s in r.segments if s.provenance is Provenance.REPLACED]
-    assert replaced == [1] * stats.replacements
-    check_segments(result)
+    assert replacements(result) > 0  # the check has power: the draft really was corrected
+    assert stats.model_forwards[1] == stats.rounds + 1  # one assistant pass per round, plus the prompt
+    replaced = [a for a, p in zip(result.authors, result.provenance) if p is Provenance.REPLACED]
+    assert replaced == ["assistant1"] * replacements(result)
+    assert sum(len(c.token_ids) for c in chunks) == len(result.token_ids)  # the stream adds up to the result
+    check_tokens(result)
 
 
 def test_eos_ends_generation_like_greedy_decoding():
@@ -86,7 +92,7 @@ def test_eos_ends_generation_like_greedy_decoding():
     for seed in range(8):
         draft, assistant = same_vocab_pair(seed, vocab=12, eos=3, sharpness=0.5)
         for verifier, writer in ((NEVER, draft), (Always(), assistant)):
-            result = CoSD(draft, [assistant], verifier, gamma=5).generate(prompt, max_new_tokens=40, chat=False)
+            result = fuse(CoSD(draft, [assistant], verifier, gamma=5), prompt, max_new_tokens=40, chat=False)
             assert result.token_ids == greedy(writer.model, writer.tokenizer, prompt, 40, writer.eos_token_ids)
             ended += result.finish_reason == "eos"
     assert ended >= 2
@@ -95,29 +101,31 @@ def test_eos_ends_generation_like_greedy_decoding():
 def test_rule_replacements_are_the_assistants_top_tokens_at_unsure_positions():
     draft, assistant = same_vocab_pair(3)
     cosd = CoSD(draft, [assistant], RuleVerifier(alpha=0.9, beta=0.1), gamma=4)
-    chunks = list(cosd.stream("hello", max_new_tokens=40, chat=False))
+    chunks = (fuse_stream(cosd, "hello", max_new_tokens=40, chat=False))
     result = chunks[-1].result
     assert "".join(c.text for c in chunks) == result.text  # the stream adds up to the result
-    records = [c.record for c in chunks if c.record is not None]
-    assert sum(r.replaced_by is not None for r in records) == result.stats.replacements > 0
-    for record in records:
-        assert len(record.token_ids) <= record.kept + 1  # kept draft prefix plus at most one replacement
-    check_segments(result)
+    assert replacements(result) > 0
+    # A round commits its kept draft prefix plus at most one replacement.
+    assert replacements(result) <= result.stats.rounds
+    check_tokens(result)
 
 
 def test_stop_strings_cut_text_and_authorship():
     draft, assistant = same_vocab_pair(0)
-    full = CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=4).generate("hello", max_new_tokens=30, chat=False)
+    full = fuse(CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=4), "hello", max_new_tokens=30, chat=False)
     stop = full.text[5:7]
-    cut = CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=4).generate("hello", max_new_tokens=30, chat=False, stop=[stop])
+    cut = fuse(CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=4), "hello", max_new_tokens=30, chat=False, stop=[stop])
     assert cut.finish_reason == "stop" and cut.text == full.text[: full.text.index(stop)]
-    assert "".join(s.text for s in cut.segments) == cut.text
+    assert "".join(cut.pieces) == cut.text  # the token that wrote the stop string's start is clipped
+    assert len(cut.pieces) == len(cut.authors) == len(cut.provenance) == len(cut.token_ids)
+    assert len(cut.token_ids) < len(full.token_ids) and cut.token_ids == full.token_ids[: len(cut.token_ids)]
+    assert sum(cut.stats.provenance_counts.values()) == len(cut.token_ids)  # stats count only what was kept
 
 
 def test_sampling_is_reproducible_with_a_seed():
     draft, assistant = same_vocab_pair(1)
     runs = [
-        CoSD(draft, [assistant], RuleVerifier(), gamma=3).generate("hi", max_new_tokens=20, chat=False, temperature=1.0, seed=7)
+        fuse(CoSD(draft, [assistant], RuleVerifier(), gamma=3), "hi", max_new_tokens=20, chat=False, temperature=1.0, seed=7)
         for _ in range(2)
     ]
     assert runs[0].token_ids == runs[1].token_ids
@@ -132,18 +140,18 @@ def test_text_space_never_replacing_gives_draft_only_greedy():
     assistant = handle("assistant", 1, merged_tokenizer())
     cosd = CoSD(draft, [assistant], NEVER, gamma=4)
     assert not cosd.shares_vocabulary
-    result = cosd.generate("the cat", max_new_tokens=40, chat=False)
+    result = fuse(cosd, "the cat", max_new_tokens=40, chat=False)
     assert result.token_ids == greedy(draft.model, draft.tokenizer, "the cat", 40, draft.eos_token_ids)
-    check_segments(result)
+    check_tokens(result)
 
 
 @pytest.mark.parametrize("verifier", [RuleVerifier(0.9, 0.1), Always()], ids=["rule", "always"])
 def test_text_space_output_decodes_to_its_authored_text(verifier):
     draft = handle("draft", 0, byte_tokenizer())
     assistant = handle("assistant", 1, merged_tokenizer())
-    result = CoSD(draft, [assistant], verifier, gamma=4).generate("the cat", max_new_tokens=40, chat=False)
-    assert result.stats.replacements > 0 and any(s.author == 1 for s in result.segments)
-    check_segments(result)
+    result = fuse(CoSD(draft, [assistant], verifier, gamma=4), "the cat", max_new_tokens=40, chat=False)
+    assert replacements(result) > 0 and "assistant1" in result.authors
+    check_tokens(result)
 
 
 PROMPT = "Say: "
@@ -156,19 +164,21 @@ def test_replacement_by_a_confident_assistant_at_a_multibyte_character(tokenizer
     assistant_tokenizer = byte_tokenizer() if tokenizers == "same" else merged_tokenizer()
     draft = scripted("draft", byte_tokenizer(), PROMPT + "Hi é!", 0.3)
     assistant = scripted("assistant", assistant_tokenizer, PROMPT + "Hi 😀!", 0.9)
-    result = CoSD(draft, [assistant], RuleVerifier(), gamma=8).generate(PROMPT, max_new_tokens=30, chat=False)
+    result = fuse(CoSD(draft, [assistant], RuleVerifier(), gamma=8), PROMPT, max_new_tokens=30, chat=False)
     assert result.text == "Hi 😀!" and result.finish_reason == "eos"
-    assert [(s.text, s.author) for s in result.segments if s.author] in ([("😀", 1), ("!", 1)], [("!", 1)])
-    assert "".join(s.text for s in result.segments if s.author == 0).startswith("Hi ")
-    check_segments(result)
+    assert written_by(result, "assistant1") in ("😀!", "!")
+    assert written_by(result, "draft").startswith("Hi ")
+    check_tokens(result)
 
 
 def test_a_confident_draft_is_kept():
     draft = scripted("draft", byte_tokenizer(), PROMPT + "Hi é!", 0.3)
     assistant = scripted("assistant", merged_tokenizer(), PROMPT + "Hi 😀!", 0.9)
-    result = CoSD(draft, [assistant], RuleVerifier(alpha=0.2), gamma=8).generate(PROMPT, max_new_tokens=30, chat=False)
-    assert result.text == "Hi é!" and {s.author for s in result.segments} == {0}
-    assert [s.provenance for s in result.segments][-2:] == [Provenance.RELAXED, Provenance.RELAXED]
+    result = fuse(CoSD(draft, [assistant], RuleVerifier(alpha=0.2), gamma=8), PROMPT, max_new_tokens=30, chat=False)
+    assert result.text == "Hi é!" and set(result.authors) == {"draft"}
+    # "é" (two byte tokens) and "!" were kept although the assistant preferred other tokens.
+    relaxed = "".join(p for p, why in zip(result.pieces, result.provenance) if why is Provenance.RELAXED)
+    assert relaxed == "é!"
 
 
 def test_a_draft_cut_inside_a_word_is_not_replaced_by_the_longer_token():
@@ -176,8 +186,8 @@ def test_a_draft_cut_inside_a_word_is_not_replaced_by_the_longer_token():
     "he" (its tokenizer merges it), not "h": that extends the draft's text, so it agrees."""
     draft = scripted("draft", byte_tokenizer(), PROMPT + "say the end", 0.3)
     assistant = scripted("assistant", merged_tokenizer(), PROMPT + "say the end", 0.9)
-    result = CoSD(draft, [assistant], RuleVerifier(), gamma=6).generate(PROMPT, max_new_tokens=30, chat=False)
-    assert result.text == "say the end" and result.stats.replacements == 0
+    result = fuse(CoSD(draft, [assistant], RuleVerifier(), gamma=6), PROMPT, max_new_tokens=30, chat=False)
+    assert result.text == "say the end" and replacements(result) == 0
 
 
 @pytest.mark.parametrize("tokenizers", ["same", "different"])
@@ -186,10 +196,10 @@ def test_the_most_confident_of_several_assistants_replaces(tokenizers):
     draft = scripted("draft", byte_tokenizer(), PROMPT + "Hi é!", 0.3)
     first = scripted("first", other, PROMPT + "Hi ü!", 0.6)
     second = scripted("second", other, PROMPT + "Hi ö!", 0.8)
-    result = CoSD(draft, [first, second], RuleVerifier(), gamma=8).generate(PROMPT, max_new_tokens=30, chat=False)
+    result = fuse(CoSD(draft, [first, second], RuleVerifier(), gamma=8), PROMPT, max_new_tokens=30, chat=False)
     assert result.text == "Hi ö!"
-    assert ("ö", 2) in [(s.text, s.author) for s in result.segments]
-    assert result.stats.models == ["draft", "first", "second"] and result.stats.authored_chars[1] == 0
+    assert written_by(result, "assistant2") == "ö!"
+    assert "assistant1" not in result.authors
 
 
 # Bad input.
@@ -202,10 +212,10 @@ def test_chat_prompts_need_every_models_chat_template():
     base_model = handle("base-assistant", 1, bare)
     cosd = CoSD(draft, [base_model], RuleVerifier(), gamma=2)
     with pytest.raises(PromptError, match="assistant1 'base-assistant' has no chat template.*raw text"):
-        cosd.generate([{"role": "user", "content": "hi"}], max_new_tokens=4)
+        fuse(cosd, [{"role": "user", "content": "hi"}], max_new_tokens=4)
     with pytest.raises(PromptError, match="no chat template"):
-        cosd.generate("hi", chat=True, max_new_tokens=4)
-    assert len(cosd.generate("hi", max_new_tokens=4).token_ids) == 4  # raw text works
+        fuse(cosd, "hi", chat=True, max_new_tokens=4)
+    assert len(fuse(cosd, "hi", max_new_tokens=4).token_ids) == 4  # raw text works
 
 
 def test_bad_options_are_refused():
@@ -215,11 +225,11 @@ def test_bad_options_are_refused():
     with pytest.raises(ConfigError, match="at least one assistant"):
         CoSD(draft, [], RuleVerifier())
     with pytest.raises(ConfigError, match="max_new_tokens"):
-        CoSD(draft, [assistant], RuleVerifier()).generate("hi", max_new_tokens=0)
+        fuse(CoSD(draft, [assistant], RuleVerifier()), "hi", max_new_tokens=0)
     with pytest.raises(PromptError, match="empty"):
-        CoSD(draft, [assistant], RuleVerifier()).generate("", max_new_tokens=3)
+        fuse(CoSD(draft, [assistant], RuleVerifier()), "", max_new_tokens=3)
     with pytest.raises(PromptError, match="shorten the prompt"):
-        CoSD(draft, [assistant], RuleVerifier()).generate("x" * 600, max_new_tokens=3)  # context 512
+        fuse(CoSD(draft, [assistant], RuleVerifier()), "x" * 600, max_new_tokens=3)  # context 512
     with pytest.raises(ConfigError, match="the draft and assistant 1 are the same model handle"):
         CoSD(draft, [draft], RuleVerifier())
 
@@ -242,24 +252,25 @@ def test_cli_refuses_bad_options_before_loading_models(arguments, message, capsy
 
 def test_result_serializes():
     draft, assistant = same_vocab_pair(0)
-    result = CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=3).generate("hi", max_new_tokens=10, chat=False)
+    result = fuse(CoSD(draft, [assistant], RuleVerifier(0.9, 0.1), gamma=3), "hi", max_new_tokens=10, chat=False)
     data = result.to_dict()
     assert data["method"] == "cosd-rule:alpha=0.9,beta=0.1,gamma=3"
-    assert {"text", "author", "provenance"} == set(data["segments"][0])
-    assert data["stats"]["forwards"][0] >= data["stats"]["rounds"]
+    assert set(data["authors"]) <= {"draft", "assistant1"} and len(data["authors"]) == len(data["token_ids"])
+    assert data["stats"]["model_forwards"][0] >= data["stats"]["rounds"]
     assert torch.is_tensor(torch.tensor(data["token_ids"]))
 
 
 def test_per_token_provenance_and_pipeline_stats():
     draft = scripted("draft", byte_tokenizer(), PROMPT + "Hi é!", 0.3)
     assistant = scripted("assistant", merged_tokenizer(), PROMPT + "Hi 😀!", 0.9)
-    result = CoSD(draft, [assistant], RuleVerifier(), gamma=8).generate(PROMPT, max_new_tokens=30, chat=False)
-    authors, provenance = result.token_provenance(byte_tokenizer())
-    # H, i, space by the draft; the emoji's 4 bytes, "!" and the EOS by the assistant.
-    assert authors == [0, 0, 0, 1, 1, 1, 1, 1, 1] and len(result.token_ids) == 9
-    assert provenance[:3] == [Provenance.EXACT] * 3 and set(provenance[3:]) == {Provenance.REPLACED}
-    stats = result.stats.as_generation_stats(provenance)
-    assert (stats.proposed, stats.accepted, stats.new_tokens) == (result.stats.drafted, result.stats.kept, 9)
-    assert stats.verifier_forwards == result.stats.forwards[1] and stats.draft_forwards == result.stats.forwards[0]
-    assert stats.provenance_counts == {"exact": 3, "replaced": 6}
+    result = fuse(CoSD(draft, [assistant], RuleVerifier(), gamma=8), PROMPT, max_new_tokens=30, chat=False)
+    # H, i, space by the draft; the emoji's 4 bytes and "!" by the assistant; then the draft's EOS,
+    # which the assistant agreed with.
+    assert result.authors == ["draft"] * 3 + ["assistant1"] * 5 + ["draft"] and len(result.token_ids) == 9
+    provenance = result.provenance
+    assert provenance == [Provenance.EXACT] * 3 + [Provenance.REPLACED] * 5 + [Provenance.EXACT]
+    stats = result.stats
+    assert (stats.accepted, stats.new_tokens) == (4, 9) and stats.proposed >= 4
+    assert stats.verifier_forwards == stats.model_forwards[1] and stats.draft_forwards == stats.model_forwards[0]
+    assert stats.provenance_counts == {"exact": 4, "replaced": 5}
     assert sum(stats.accepted_histogram) == stats.rounds

@@ -5,6 +5,8 @@ import functools
 import pytest
 import torch
 
+from cosd_models import fuse
+
 from verispec.backends import TransformersBackend
 from verispec.cosd import CoSD, RuleVerifier
 from verispec.cosd.bridge import decode
@@ -49,10 +51,10 @@ def test_smollm2_draft_with_qwen_assistant_across_tokenizers():
     draft, assistant = model("smollm2-135m-instruct"), model("qwen2.5-coder-0.5b-instruct")
     cosd = CoSD(draft, [assistant], RuleVerifier(), gamma=5)
     assert not cosd.shares_vocabulary
-    result = cosd.generate("What is 12 * 7? Answer briefly.", chat=True, max_new_tokens=24)
-    assert result.text.strip() and "".join(s.text for s in result.segments) == result.text
+    result = fuse(cosd, "What is 12 * 7? Answer briefly.", chat=True, max_new_tokens=24)
+    assert result.text.strip() and "".join(result.pieces) == result.text
     assert decode(draft.tokenizer, result.token_ids) == result.text
-    assert result.stats.forwards[1] >= 2  # the assistant reviewed drafts
+    assert result.stats.model_forwards[1] >= 2  # the assistant reviewed drafts
     assert len(result.token_ids) <= 24
 
 
@@ -60,6 +62,6 @@ def test_gemma_base_model_needs_raw_text():
     gemma, qwen = model("gemma-3-270m", torch.float32), model("qwen2.5-coder-0.5b-instruct")
     cosd = CoSD(qwen, [gemma], RuleVerifier(), gamma=4)
     with pytest.raises(PromptError, match="assistant1 'gemma-3-270m' has no chat template"):
-        cosd.generate("What is 2 + 2?", chat=True, max_new_tokens=4)
-    result = cosd.generate("Question: What is 2 + 2?\nAnswer:", chat=False, max_new_tokens=12)
-    assert "".join(s.text for s in result.segments) == result.text and result.text
+        fuse(cosd, "What is 2 + 2?", chat=True, max_new_tokens=4)
+    result = fuse(cosd, "Question: What is 2 + 2?\nAnswer:", chat=False, max_new_tokens=12)
+    assert "".join(result.pieces) == result.text and result.text

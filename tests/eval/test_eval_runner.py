@@ -165,6 +165,7 @@ def test_manifest_keeps_settings_and_invocations(tmp_path, pipeline):
     invocation = manifest["invocations"][0]
     assert invocation["argv"] == ["eval", "--tasks", "x"] and invocation["limit"] == ITEMS
     assert {"verispec", "torch", "transformers", "python"} <= set(invocation["versions"])
+    assert {"platform", "processor", "cpu", "cpu_flags", "cores", "torch_threads"} <= set(invocation["machine"])
 
 
 def test_rerun_of_a_finished_run_generates_nothing_and_logs_no_invocation(tmp_path, pipeline):
@@ -229,7 +230,7 @@ def set_loads(out: Path, shares: Sequence[float | None]) -> None:
 
 
 def test_retime_reruns_unclean_timings_and_the_new_records_replace_the_old(tmp_path, pipeline, monkeypatch):
-    monkeypatch.setattr("verispec.eval.runner.machine_load.others_share", lambda before, after: 0.0)
+    monkeypatch.setattr("verispec.runinfo.others_share", lambda before, after: 0.0)
     out = tmp_path / "run"
     run_eval(config(out, tasks=("fake_parity",), methods=("verifier",)), pipeline)
     set_loads(out, [0.0, 0.5, None])  # quiet, disturbed, unmeasured
@@ -252,7 +253,7 @@ def test_retime_reruns_unclean_timings_and_the_new_records_replace_the_old(tmp_p
 
 def test_a_sample_re_timed_twice_keeps_the_latest_record(tmp_path, pipeline, monkeypatch):
     shares = iter([0.5, 0.5, 0.0])  # disturbed, disturbed again on its first re-timing, then clean
-    monkeypatch.setattr("verispec.eval.runner.machine_load.others_share", lambda before, after: next(shares))
+    monkeypatch.setattr("verispec.runinfo.others_share", lambda before, after: next(shares))
     seconds = iter(range(60))
     monkeypatch.setattr("verispec.eval.runner._now", lambda: f"2026-01-01T00:00:{next(seconds):02d}+00:00")
     out = tmp_path / "run"

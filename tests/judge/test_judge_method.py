@@ -86,5 +86,6 @@ def test_missing_default_head_and_foreign_head_are_refused(pipe, tmp_path):
 
 
 def test_unbound_rule_describes_its_options():
-    rule = Method.parse("judge:threshold=0.3,head=h.safetensors").rule()
-    assert (rule.threshold, rule.head_path, rule.head) == (0.3, "h.safetensors", None)
+    method = Method.parse("judge:threshold=0.3,head=h.safetensors")
+    rule = method.rule()  # no file is read until the method is bound to a running verifier
+    assert (rule.threshold, rule.head) == (0.3, None) and method.options["head"] == "h.safetensors"

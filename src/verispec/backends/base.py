@@ -37,6 +37,20 @@ class ForwardClock:
         self.count += 1
 
 
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model a backend runs, as far as anything trained on its outputs must know.
+
+    ``name`` is the model as verispec names it (registry name, local path or hub id); ``layers``
+    counts its decoder layers (the hidden states a backend returns come after the last one).
+    """
+
+    name: str
+    vocab_size: int
+    hidden_size: int
+    layers: int
+
+
 class ModelBackend(ABC):
     """A causal language model plus its KV cache, driven a few tokens at a time.
 
@@ -66,3 +80,20 @@ class ModelBackend(ABC):
     @abstractmethod
     def reset(self) -> None:
         """Empty the cache (a new sequence starts)."""
+
+    @property
+    @abstractmethod
+    def hidden_size(self) -> int:
+        """Width of the last-layer hidden states ``forward(..., hidden=True)`` returns."""
+
+    @abstractmethod
+    def identity(self) -> ModelIdentity:
+        """The model's name and shape, for checking a judge head or a classifier trained on it."""
+
+    def restrict_vocabulary(self, token_ids: torch.Tensor | None) -> bool:
+        """Compute logits only for ``token_ids`` (the rest read -inf); ``None`` restores the full output.
+
+        Returns whether the backend did it. A backend that cannot (the default) keeps full logits,
+        which is always correct: restricting only saves time.
+        """
+        return token_ids is None

@@ -8,7 +8,12 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
-from verispec.backends.base import ForwardClock, ForwardOutput, ModelBackend
+from verispec.backends.base import (
+    ForwardClock,
+    ForwardOutput,
+    ModelBackend,
+    ModelIdentity,
+)
 
 
 class TransformersBackend(ModelBackend):
@@ -31,7 +36,11 @@ class TransformersBackend(ModelBackend):
 
     @property
     def hidden_size(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(self.model.config.get_text_config().hidden_size)
+
+    def identity(self) -> ModelIdentity:
+        config = self.model.config.get_text_config()
+        return ModelIdentity(self.name, self.vocab_size, self.hidden_size, int(config.num_hidden_layers))
 
     def restrict_vocabulary(self, token_ids: torch.Tensor | None) -> bool:
         """Compute logits only for ``token_ids`` (the rest read -inf); ``None`` restores the full head.

@@ -10,7 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from verispec.bench import environment
+from verispec import runinfo
 from verispec.bench.methods import BASELINE, DEFAULT_METHODS, HF_ASSISTED, BenchMethod, parse_methods
 from verispec.bench.peer import assistant_settings, run_peer
 from verispec.bench.prompts import PROMPTS, WARMUP_PROMPT, BenchPrompt, select_prompts
@@ -129,7 +129,7 @@ def run_bench(
     chosen = select_prompts(prompts, categories=config.categories, limit=config.limit)
     runner = _Runner(pipe)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    start, load_before = time.perf_counter(), environment.load_average()
+    start, load_before = time.perf_counter(), runinfo.load_average()
     _load_models(pipe)
     load_seconds = time.perf_counter() - start
     warmups = len(methods) if config.warmup else 0
@@ -144,7 +144,7 @@ def run_bench(
         prompts=[PromptInfo(p.id, p.category, p.text, len(runner.prompt_ids(p))) for p in chosen],
         summary=summarize_runs(runs, [m.label for m in methods]),
         method_settings=_method_settings(pipe, methods), models=_models(pipe),
-        environment=_environment(load_before), started_at=started,
+        environment=runinfo.environment(load_before), started_at=started,
         load_seconds=load_seconds, wall_seconds=time.perf_counter() - start,
     )
 
@@ -218,10 +218,3 @@ def _method_settings(pipe: Pipeline, methods: Sequence[BenchMethod]) -> dict[str
         if m.peer == HF_ASSISTED:
             settings[m.label]["assistant"] = assistant_settings(pipe.draft.model, m.peer_options)
     return settings
-
-
-def _environment(load_before: list[float] | None) -> dict[str, Any]:
-    return {
-        "versions": environment.versions(), "git": environment.git_state(), "machine": environment.machine(),
-        "load_average": {"before": load_before, "after": environment.load_average()},
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verispec.cli import bench, cosd, data, eval, generate, grade, judge, models, report, report_settings, serve, serve_bench
+from verispec.cli import bench, cosd, data, eval, generate, grade, judge, models, report, report_settings, rescore, serve, serve_bench
 from verispec.errors import VerispecError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(subparsers)
     report.register(subparsers)
     report_settings.register(subparsers)
+    rescore.register(subparsers)
     serve.register(subparsers)
     serve_bench.register(subparsers)
     return parser

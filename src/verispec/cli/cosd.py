@@ -1,7 +1,7 @@
 """``verispec cosd``: generate with CoSD and its baselines, train and show CoSD trees and deferral classifiers.
 
-``cosd generate`` builds the same decoders as ``verispec generate --method cosd-rule`` (from the
-method registry) but prints CoSD's own result: text-level authorship and per-model counts.
+``cosd generate`` runs through the same :class:`~verispec.pipeline.Pipeline` as ``verispec generate
+--method cosd-rule``, with CoSD's own flags, and prints who wrote how much of the answer.
 """
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 
 from verispec.cli.token_view import legend, render_tokens
 from verispec.cosd.baselines import LogisticDeferral
-from verispec.cosd.generator import DEFAULT_GAMMA
-from verispec.cosd.results import CoSDResult
 from verispec.cosd.trained import ClassifierFile
 from verispec.cosd.tree import DecisionTree
-from verispec.methods import DecoderContext, Method, get_method_spec
+from verispec.methods import Method, get_method_spec
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES, ModelHandle
+from verispec.pipeline import DTYPES, GenerationResult, ModelHandle, Pipeline
+from verispec.provenance import Provenance
+from verispec.schedule import DEFAULT_GAMMA
 
 METHODS = ("cosd-rule", "cosd-tree", "avg", "co-llm")
 
@@ -99,22 +100,22 @@ def _method(args: argparse.Namespace) -> Method:
 
 def run_generate(args: argparse.Namespace) -> int:
     method = _method(args)
-    draft, assistants = _load(args)
-    decoder = method.decoder(DecoderContext(draft, assistants))
-    assert decoder is not None, "every method of this command is collaborative"
-    options = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed, "chat": not args.raw}
+    assistants = args.assistant or [DEFAULT_VERIFIER]
+    pipe = Pipeline(args.draft, assistants[0], assistants=assistants[1:], dtype=args.dtype, device=args.device)
+    options = {"method": method, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
+               "seed": args.seed, "chat": not args.raw}
     if args.json:
-        print(json.dumps(decoder.generate(args.prompt, **options).to_dict()))
+        print(json.dumps(pipe.generate(args.prompt, **options).to_dict()))
         return 0
     result = None
-    for chunk in decoder.stream(args.prompt, **options):
+    for chunk in pipe.stream(args.prompt, **options):
         if not args.show_tokens and chunk.text:
             sys.stdout.write(chunk.text)
             sys.stdout.flush()
         result = chunk.result or result
     assert result is not None
     if args.show_tokens:
-        print(render_tokens([s.text for s in result.segments], [s.provenance for s in result.segments]))
+        print(render_tokens(result.pieces, result.provenance))
         print(legend(), file=sys.stderr)
     else:
         print()
@@ -122,21 +123,22 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(result: CoSDResult) -> str:
+def _summary(result: GenerationResult) -> str:
     s = result.stats
-    total = sum(s.authored_chars) or 1
-    authors = ", ".join(f"{name} {chars / total:.0%}" for name, chars in zip(s.models, s.authored_chars))
+    authors = Counter(result.authors or [])
+    shares = ", ".join(f"{name} {n / len(result.token_ids):.0%}" for name, n in sorted(authors.items()))
     parts = [
         f"[{result.method}] {s.new_tokens} tokens in {s.total_seconds:.2f}s ({s.tokens_per_second:.2f} tokens/s)",
-        f"finish: {result.finish_reason}", f"written by: {authors}",
+        f"finish: {result.finish_reason}", f"written by: {shares}",
     ]
-    if s.drafted:
-        parts.append(f"{s.rounds} rounds, {s.replacements} replacements, {s.kept}/{s.drafted} drafted tokens kept")
+    if s.proposed:
+        replacements = result.provenance.count(Provenance.REPLACED)
+        parts.append(f"{s.rounds} rounds, {replacements} replacements, {s.accepted}/{s.proposed} drafted tokens kept")
     return "; ".join(parts)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from verispec.cosd.training import TrainingOptions, train
+    from verispec.training.cosd import TrainingOptions, train
 
     options = TrainingOptions(
         tasks=tuple(args.tasks or ["gsm8k"]), samples=args.samples, seed=args.seed,

@@ -8,10 +8,9 @@ import sys
 from collections import Counter
 
 from verispec.cli.token_view import legend, render_tokens
-from verispec.methods import Method, available_methods
+from verispec.methods import available_methods
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.pipeline import DTYPES, GenerationResult, Pipeline
-from verispec.text import token_pieces
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = _stream_to_stdout(pipe, args.prompt, options, show_text=not args.show_tokens)
     if args.show_tokens:
-        tokenizer = pipe.writer(Method.parse(args.method)).tokenizer
-        print(render_tokens(token_pieces(tokenizer, result.token_ids), result.provenance))
+        print(render_tokens(result.pieces, result.provenance))
         print(legend(), file=sys.stderr)
     print(_summary(result), file=sys.stderr)
     return 0

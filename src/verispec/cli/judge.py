@@ -11,15 +11,15 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError
-from verispec.judge.evaluate import SPLITS, EvaluationReport, evaluate_from_data
-from verispec.judge.features import default_cache_dir
-from verispec.judge.fit import FitConfig
 from verispec.judge.head import JudgeHead
-from verispec.judge.metrics import JudgeMetrics, ThresholdPoint
-from verispec.judge.train import TrainConfig, TrainOutcome, train_from_data
 from verispec.models.loading import load_model
 from verispec.models.registry import DEFAULT_VERIFIER
 from verispec.pipeline import DTYPES
+from verispec.training.judge.evaluate import SPLITS, EvaluationReport, evaluate_from_data
+from verispec.training.judge.features import default_cache_dir
+from verispec.training.judge.fit import FitConfig
+from verispec.training.judge.metrics import JudgeMetrics, ThresholdPoint
+from verispec.training.judge.train import TrainConfig, TrainOutcome, train_from_data
 
 _TABLE_STEP = 0.1  # rows of the printed θ table; the JSON holds the whole curve
 
@@ -37,12 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_data_command(commands: argparse._SubParsersAction, name: str, help_text: str, module: str) -> None:
-    """A subcommand whose options and runner live in ``verispec.judge.data.<module>``."""
+    """A subcommand whose options and runner live in ``verispec.training.judge.data.<module>``."""
     parser = commands.add_parser(name, help=help_text)
     try:
-        builder = importlib.import_module(f"verispec.judge.data.{module}")
+        builder = importlib.import_module(f"verispec.training.judge.data.{module}")
     except ModuleNotFoundError as err:
-        if not (err.name or "").startswith("verispec.judge.data"):
+        if not (err.name or "").startswith("verispec.training.judge.data"):
             raise
         parser.set_defaults(func=_builder_missing)
         return
@@ -52,8 +52,8 @@ def _register_data_command(commands: argparse._SubParsersAction, name: str, help
 
 def _builder_missing(args: argparse.Namespace) -> int:
     raise ConfigError(
-        "the judge data builder (verispec.judge.data) is not in this installation: reinstall verispec, "
-        "or write the JSONL data yourself (format: verispec.judge.samples)"
+        "the judge data builder (verispec.training.judge.data) is not in this installation: reinstall verispec, "
+        "or write the JSONL data yourself (format: verispec.training.judge.samples)"
     )
 
 

@@ -2,7 +2,8 @@
 
 ``CoSD`` fuses one draft with one or more assistants, with the ``α``/``β`` rule (``RuleVerifier``)
 or a trained decision tree (``TreeVerifier``); ``AvgDecoding`` and ``Deferral`` (Co-LLM style)
-are the baselines. Models with different tokenizers are bridged in text space.
+are the baselines. Each is a round strategy of the one engine loop (see
+:mod:`verispec.cosd.decoding`). Models with different tokenizers are bridged in text space.
 """
 
 from verispec.cosd.baselines import (
@@ -11,14 +12,13 @@ from verispec.cosd.baselines import (
     LogisticDeferral,
     load_deferral,
 )
+from verispec.cosd.decoding import FusionRounds
 from verispec.cosd.generator import CoSD
 from verispec.cosd.members import ModelLike
-from verispec.cosd.results import CoSDChunk, CoSDResult, CoSDRound, CoSDStats, Segment, token_owners
 from verispec.cosd.rule import RuleVerifier, Verifier
 from verispec.cosd.tree import DecisionTree, TreeVerifier, load_tree
 
 __all__ = [
-    "AvgDecoding", "CoSD", "CoSDChunk", "CoSDResult", "CoSDRound", "CoSDStats", "DecisionTree", "Deferral",
-    "LogisticDeferral", "ModelLike", "RuleVerifier", "Segment", "TreeVerifier", "Verifier", "load_deferral", "load_tree",
-    "token_owners",
+    "AvgDecoding", "CoSD", "DecisionTree", "Deferral", "FusionRounds", "LogisticDeferral", "ModelLike", "RuleVerifier",
+    "TreeVerifier", "Verifier", "load_deferral", "load_tree",
 ]

@@ -30,10 +30,9 @@ from verispec.cosd.bridge import (
     reencode_after,
     text_boundary,
 )
-from verispec.cosd.decoding import Commit, cut_after_end, token_segments
+from verispec.cosd.decoding import Commit, Segment, cut_after_end, segment_owners
 from verispec.cosd.features import Review, Slot, entropy
 from verispec.cosd.members import Member
-from verispec.cosd.results import Segment
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams, warp_probs
 
@@ -124,12 +123,7 @@ class TokenAlignment(Alignment):
             assert review is not None
             new, authors, why = [*new, review.top_token], [*authors, decision.author], [*why, Provenance.REPLACED]
         new, ended = cut_after_end(new, self.end_ids)
-        segments = token_segments(self.draft, drafted.committed, new, authors[: len(new)], why[: len(new)])
-        return Commit(
-            new, segments, ended, drafted=len(drafted.tokens), kept=min(kept, len(new)),
-            compared=len(slots) if decision is None else decision.index + 1,
-            replaced_by=None if decision is None else decision.author,
-        )
+        return Commit(new, authors[: len(new)], why[: len(new)], ended, drafted=len(drafted.tokens))
 
 
 @dataclass(frozen=True)
@@ -250,19 +244,24 @@ class TextAlignment(Alignment):
         segments = self._draft_segments(reviewed, slot.key)
         if replacement:
             segments.append(Segment(replacement, decision.author, Provenance.REPLACED))
-        return Commit(
-            [*drafted.tokens[:keep], *tail], segments, ended, drafted=len(drafted.tokens),
-            kept=layout.whole_tokens(slot.key), compared=decision.index + 1, replaced_by=decision.author,
-        )
+        return self._commit(drafted, [*drafted.tokens[:keep], *tail], segments, ended, (decision.author, Provenance.REPLACED))
 
     def _keep_all(self, reviewed: TextReviewed) -> Commit:
         """Commit the draft up to its last whole character (all of it, as drafting ends on one)."""
         drafted, layout = reviewed.drafted, reviewed.layout
         n = layout.whole_tokens(len(layout.text)) or len(drafted.tokens)
-        return Commit(
-            drafted.tokens[:n], self._draft_segments(reviewed, len(layout.text)), drafted.ended and n == len(drafted.tokens),
-            drafted=len(drafted.tokens), kept=n, compared=len(reviewed.slots),
-        )
+        segments = self._draft_segments(reviewed, len(layout.text))
+        # A drafted end token has no text: it is exact when every assistant would end there too.
+        at_end = [s for s in reviewed.slots if s.key >= len(layout.text)]
+        end = (0, Provenance.EXACT if all(s.agreed for s in at_end) else Provenance.RELAXED)
+        return self._commit(drafted, drafted.tokens[:n], segments, drafted.ended and n == len(drafted.tokens), end)
+
+    def _commit(
+        self, drafted: Drafted, new: list[int], segments: list[Segment], ended: bool, end: tuple[int, Provenance]
+    ) -> Commit:
+        """The round's new draft ids, each owned by the segment its text begins in (``end`` past the text)."""
+        authors, provenance = segment_owners(self.draft, drafted.committed, new, segments, end)
+        return Commit(new, authors, provenance, ended, drafted=len(drafted.tokens))
 
     def _draft_segments(self, reviewed: TextReviewed, cut: int) -> list[Segment]:
         """One segment per drafted token for the draft text before offset ``cut``.

@@ -21,13 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from verispec.cosd.decoding import (
-    Commit,
-    Decoder,
-    Generation,
-    cut_after_end,
-    token_segments,
-)
+from verispec.cosd.decoding import Commit, FusionRounds, Generation, cut_after_end
 from verispec.cosd.features import DRAFT_FEATURES, entropy
 from verispec.cosd.members import Member, ModelLike, members_of
 from verispec.cosd.trained import ClassifierFile, ModelIdentity, require_sklearn
@@ -52,32 +46,31 @@ def shared_vocabulary_members(method: str, models: Sequence[ModelLike]) -> list[
     return members_of(models)
 
 
-def _provenance(author: int) -> Provenance:
-    return Provenance.DRAFT if author == 0 else Provenance.VERIFIER
+def _one_token(token: int, author: int, end_ids: frozenset[int]) -> Commit:
+    """A round that commits one token written by model ``author`` alone."""
+    new, ended = cut_after_end([token], end_ids)
+    return Commit(new, [author], [Provenance.DRAFT if author == 0 else Provenance.VERIFIER], ended)
 
 
-class AvgDecoding(Decoder):
+class AvgDecoding(FusionRounds):
     """Each step commits the token of the mean next-token distribution (argmax, or a sample).
 
     The token's author is the model that gave it the highest probability.
     """
 
     def __init__(self, models: Sequence[ModelLike]) -> None:
-        self.members = shared_vocabulary_members("avg decoding", models)
-        self.end_ids = frozenset().union(*(m.end_ids for m in self.members))
+        self._seat(shared_vocabulary_members("avg decoding", models), shared_vocabulary=True)
 
     def label(self) -> str:
         return "avg"
 
-    def _round(self, state: Generation, budget: int) -> Commit:
+    def _commit(self, state: Generation, budget: int) -> Commit:
         dists = [warp_probs(_next_logits(m, state.committed), state.params) for m in self.members]
         width = max(d.shape[-1] for d in dists)
         stacked = torch.stack([torch.nn.functional.pad(d, (0, width - d.shape[-1])) for d in dists])
         mean = stacked.mean(dim=0)
         token = int(mean.argmax()) if state.params.greedy else int(sample(mean, state.generator))
-        author = int(stacked[:, token].argmax())
-        new, ended = cut_after_end([token], self.end_ids)
-        return Commit(new, token_segments(self.members[0], state.committed, new, [author], [_provenance(author)]), ended)
+        return _one_token(token, int(stacked[:, token].argmax()), self.end_ids)
 
 
 @dataclass(frozen=True)
@@ -138,27 +131,24 @@ class LogisticDeferral:
         return "\n".join(lines) + "\n"
 
 
-class Deferral(Decoder):
+class Deferral(FusionRounds):
     """The draft writes each token unless the classifier, reading the draft's confidence, defers it."""
 
     def __init__(self, draft: ModelLike, assistants: Sequence[ModelLike], chooser: LogisticDeferral, *, source: str = "deferral") -> None:
-        self.members = shared_vocabulary_members("deferral", [draft, *assistants])
-        self.end_ids = frozenset().union(*(m.end_ids for m in self.members))
+        self._seat(shared_vocabulary_members("deferral", [draft, *assistants]), shared_vocabulary=True)
         self.chooser = chooser
         self.source = source
 
     def label(self) -> str:
         return f"co-llm:classifier={self.source}"
 
-    def _round(self, state: Generation, budget: int) -> Commit:
+    def _commit(self, state: Generation, budget: int) -> Commit:
         logits = _next_logits(self.members[0], state.committed)
         q = warp_probs(logits, state.params)
         author = self.chooser.predict([float(q.max()), float(entropy(q))])
         if author:
             logits = _next_logits(self.members[author], state.committed)
-        token = int(choose(logits, state.params, state.generator))
-        new, ended = cut_after_end([token], self.end_ids)
-        return Commit(new, token_segments(self.members[0], state.committed, new, [author], [_provenance(author)]), ended)
+        return _one_token(int(choose(logits, state.params, state.generator)), author, self.end_ids)
 
 
 def load_deferral(path: str | Path, models: Sequence[ModelIdentity]) -> LogisticDeferral:

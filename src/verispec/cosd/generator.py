@@ -33,18 +33,17 @@ from verispec.cosd.alignment import (
     TokenAlignment,
 )
 from verispec.cosd.bridge import text_boundary
-from verispec.cosd.decoding import Commit, Decoder, Generation
+from verispec.cosd.decoding import Commit, FusionRounds, Generation
 from verispec.cosd.features import Slot
 from verispec.cosd.members import ModelLike, members_of
 from verispec.cosd.rule import Verifier
 from verispec.errors import ConfigError
 from verispec.sampling import choose, warp_probs
+from verispec.schedule import DEFAULT_GAMMA
 from verispec.tokens import same_vocabulary
 
-DEFAULT_GAMMA = 5
 
-
-class CoSD(Decoder):
+class CoSD(FusionRounds):
     """A draft model and one or more assistants, fused at decoding time by ``verifier``.
 
     ``draft`` and ``assistants`` are loaded models with their tokenizers (e.g.
@@ -56,10 +55,10 @@ class CoSD(Decoder):
             raise ConfigError("CoSD needs at least one assistant model besides the draft")
         if gamma < 1:
             raise ConfigError(f"gamma (tokens drafted per round) must be >= 1, got {gamma}")
-        self.members = members_of([draft, *assistants])
+        shared = all(same_vocabulary(draft.tokenizer, a.tokenizer) for a in assistants)
+        self._seat(members_of([draft, *assistants]), shared_vocabulary=shared)
         self.verifier = verifier
         self.gamma = gamma
-        shared = all(same_vocabulary(draft.tokenizer, a.tokenizer) for a in assistants)
         self.alignment: Alignment = (TokenAlignment if shared else TextAlignment)(self.members[0], self.members[1:])
 
     @property
@@ -70,7 +69,7 @@ class CoSD(Decoder):
     def label(self) -> str:
         return f"{self.verifier.label()},gamma={self.gamma}"
 
-    def _round(self, state: Generation, budget: int) -> Commit:
+    def _commit(self, state: Generation, budget: int) -> Commit:
         drafted = self._draft(state, min(self.gamma, budget))
         reviewed = self.alignment.review(drafted, state.params)
         return self.alignment.commit(reviewed, self._decide(reviewed.slots))

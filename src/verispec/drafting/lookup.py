@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from verispec.drafting.base import Draft, Drafter
+from verispec.schedule import DraftSchedule
 
 
 def find_continuation(context: Sequence[int], limit: int, max_ngram: int, min_ngram: int = 1) -> list[int]:
@@ -43,7 +44,9 @@ class PromptLookupDrafter(Drafter):
         min_ngram: int = 1,
         eos_token_ids: frozenset[int] = frozenset(),
         device: torch.device | str = "cpu",
+        schedule: DraftSchedule | None = None,
     ) -> None:
+        super().__init__(schedule)
         if not 1 <= min_ngram <= max_ngram:
             raise ValueError(f"need 1 <= min_ngram <= max_ngram, got {min_ngram} and {max_ngram}")
         self.vocab_size = vocab_size
@@ -51,9 +54,6 @@ class PromptLookupDrafter(Drafter):
         self.min_ngram = min_ngram
         self.eos_token_ids = eos_token_ids
         self.device = torch.device(device)
-
-    def reset(self, prompt: Sequence[int]) -> None:
-        """Nothing to prepare: every proposal searches the whole committed context."""
 
     def propose(self, context: Sequence[int], gamma: int, generator: torch.Generator | None) -> Draft:
         tokens = _through_eos(find_continuation(context, gamma, self.max_ngram, self.min_ngram), self.eos_token_ids)

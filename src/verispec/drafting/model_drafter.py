@@ -9,6 +9,7 @@ import torch
 from verispec.backends.base import ModelBackend
 from verispec.drafting.base import Draft, Drafter
 from verispec.sampling import SamplingParams, choose, warp_probs
+from verispec.schedule import DraftSchedule
 from verispec.tokens import common_prefix_length
 
 
@@ -38,7 +39,9 @@ class ModelDrafter(Drafter):
         stop_below: float = 0.0,
         draft_vocab: int = 0,
         special_token_ids: Sequence[int] = (),
+        schedule: DraftSchedule | None = None,
     ) -> None:
+        super().__init__(schedule)
         self.backend = backend
         self.params = params
         self.eos_token_ids = eos_token_ids
@@ -49,6 +52,7 @@ class ModelDrafter(Drafter):
         self._fed: list[int] = []
 
     def reset(self, prompt: Sequence[int]) -> None:
+        super().reset(prompt)
         self.backend.reset()
         self._fed = []
         if self.draft_vocab and self.draft_vocab < self.backend.vocab_size:

@@ -21,8 +21,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
-from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.errors import ConfigError
+from verispec.runinfo import DISTURBED_SHARE
 
 Parsed = TypeVar("Parsed")
 

@@ -11,8 +11,6 @@ an older runner did not measure the load) run again, and the new record replaces
 from __future__ import annotations
 
 import hashlib
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from verispec.bench import machine_load
+from verispec import runinfo
 from verispec.errors import ConfigError, VerispecError
 from verispec.eval.records import (
     MANIFEST_FILE,
@@ -39,7 +37,6 @@ from verispec.eval.tasks import Task, TaskItem, get_task
 from verispec.methods import Method
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.pipeline import Pipeline
-from verispec.text import token_pieces
 
 
 @dataclass(frozen=True)
@@ -263,14 +260,14 @@ class _Runner:
             "seed": sample_seed(self.config.seed, task.name, item.item_id, turn),
         }
         started_at = _now()
-        load_before = machine_load.snapshot()
+        load_before = runinfo.snapshot()
         start = time.perf_counter()
         try:
             result = self.pipeline.generate(messages, method=method, **generation)
         except VerispecError as error:  # say which sample, as it fails again on every rerun
             raise type(error)(f"{task.name} item {item.item_id}, {method.label()}, turn {turn + 1}: {error}") from error
         generate_seconds = time.perf_counter() - start
-        others = machine_load.others_share(load_before, machine_load.snapshot())
+        others = runinfo.others_share(load_before, runinfo.snapshot())
         score = task.score(item, [*history, result.text])
         score_seconds = time.perf_counter() - start - generate_seconds
         timing = {"started_at": started_at, "generate_seconds": generate_seconds, "score_seconds": score_seconds,
@@ -281,7 +278,7 @@ class _Runner:
             task=task.name, item_id=item.item_id, turn=turn, method=method.label(),
             method_config={"name": method.name, "options": dict(method.options), "lossless": method.spec.lossless},
             generation=generation, prompt=[dict(m) for m in messages], output=result.text,
-            token_ids=list(result.token_ids), pieces=token_pieces(self.pipeline.writer(method).tokenizer, result.token_ids),
+            token_ids=list(result.token_ids), pieces=list(result.pieces),
             provenance=[p.value for p in result.provenance], finish_reason=result.finish_reason,
             stats=result.stats.to_dict(),
             timing=timing,
@@ -328,31 +325,8 @@ def _invocation(config: RunConfig, plan: RunPlan, argv: Sequence[str] | None) ->
         "tasks": [spec for spec, _, _ in plan.tasks],
         "methods": [m.label() for m in plan.methods],
         "limit": config.limit,
-        "versions": _versions(),
-        "commit": _commit(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+        "versions": runinfo.versions(),
+        "commit": runinfo.commit(),
+        "machine": runinfo.machine(),
     }
 
-
-def _versions() -> dict[str, str]:
-    import torch
-    import transformers
-
-    import verispec
-
-    return {"verispec": verispec.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version()}
-
-
-def _commit() -> str | None:
-    """The source tree's git commit (with ``-dirty`` when it has local changes), None outside git."""
-    source = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if commit.returncode != 0:
-        return None
-    return commit.stdout.strip() + ("-dirty" if status.stdout.strip() else "")

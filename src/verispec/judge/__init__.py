@@ -1,11 +1,11 @@
-"""Judge Decoding (Bachmann et al., ICLR 2025): a linear probe on the verifier's hidden states.
+"""Judge Decoding (Bachmann et al., ICLR 2025) at run time: a linear probe on the verifier's hidden states.
 
-Modules, each with one job: ``samples`` reads labelled data sets (JSONL), ``labels`` turns a
-response's first error span into token labels, ``features`` extracts the verifier's hidden states
-(one forward pass per sample, cached on disk), ``fit`` trains the logistic head, ``metrics``
-scores it (ROC-AUC, bad-token recall, the θ curve), ``head`` saves, loads and checks heads,
-``train`` and ``evaluate`` tie these together for ``verispec judge``. The rule itself is
-:class:`verispec.rules.judge.JudgeRule`; ``data`` builds the data sets.
-
-Nothing is imported here, so ``import verispec.judge.data`` stays light.
+Only what decoding needs lives here: the head (``σ(w·h + b)``), its file format with the verifier
+identity it was trained for, and finding the head that ships for a verifier. The rule that uses it
+is :class:`verispec.rules.judge.JudgeRule`; building data, training and evaluating heads is tooling
+in :mod:`verispec.training.judge`, which decoding never imports.
 """
+
+from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity, load_head_for, shipped_head_path, shipped_heads
+
+__all__ = ["HeadMetadata", "JudgeHead", "VerifierIdentity", "load_head_for", "shipped_head_path", "shipped_heads"]

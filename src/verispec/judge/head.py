@@ -47,11 +47,8 @@ class VerifierIdentity:
     @classmethod
     def of(cls, backend: ModelBackend) -> VerifierIdentity:
         """The identity of the hidden states ``backend.forward(..., hidden=True)`` returns."""
-        model = getattr(backend, "model", None)
-        if model is None:
-            raise ConfigError(f"the judge reads a transformers model's hidden states; backend {backend.name!r} has none")
-        config = model.config.get_text_config()
-        return cls(backend.name, int(config.hidden_size), int(backend.vocab_size), int(config.num_hidden_layers))
+        model = backend.identity()
+        return cls(model.name, model.hidden_size, model.vocab_size, model.layers)
 
     def differences(self, other: VerifierIdentity) -> list[str]:
         """``"field: mine vs other"`` for every field that differs."""

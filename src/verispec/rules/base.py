@@ -56,14 +56,14 @@ class VerifyInput:
 class Verdict:
     """How a round ends: ``n_accepted`` drafted tokens kept, then ``next_token`` from the verifier.
 
-    ``exact_only`` counts kept tokens that the rule's own relaxed test would have rejected (only the
-    exact test kept them); None for rules with no test besides the exact one.
+    ``exact_only[i]`` marks kept token ``i`` when the rule's own relaxed test would have rejected it
+    (only the exact test kept it); None for rules with no test besides the exact one.
     """
 
     n_accepted: int
     next_token: int
     provenance: tuple[Provenance, ...]
-    exact_only: int | None = None
+    exact_only: tuple[bool, ...] | None = None
 
     @property
     def tokens_committed(self) -> int:
@@ -99,7 +99,7 @@ class VerificationRule(ABC):
         keep = self.keep(inp)
         n = _leading_true(keep.overall)
         kept = [Provenance.EXACT if bool(e) else Provenance.RELAXED for e in keep.exact[:n].tolist()]
-        exact_only = None if keep.relaxed is None else int((keep.exact[:n] & ~keep.relaxed[:n]).sum())
+        exact_only = None if keep.relaxed is None else tuple((keep.exact[:n] & ~keep.relaxed[:n]).tolist())
         if n < inp.gamma:
             return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only)
         return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS), exact_only)

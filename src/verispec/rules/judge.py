@@ -11,26 +11,24 @@ standard speculative decoding); ``θ = 0`` keeps every drafted token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError
-from verispec.judge.head import JudgeHead, load_head_for
+from verispec.judge.head import JudgeHead
 from verispec.rules.base import Keep, VerificationRule, VerifyInput, exact_keep
 
 
 @dataclass(frozen=True)
 class JudgeRule(VerificationRule):
-    """The disjunctive judge rule.
+    """The disjunctive judge rule: a pure function of the round's tensors and a loaded head.
 
-    Built from method options alone it only describes itself (``head_path``, ``threshold``);
-    :meth:`for_verifier` loads and checks the head for the running verifier. ``threshold`` left
-    ``None`` takes the head's calibrated θ.
+    Built from method options alone it only describes itself (``threshold``); the method binds a
+    head loaded for the running verifier (:meth:`with_head`). ``threshold`` left ``None`` takes
+    the head's calibrated θ.
     """
 
     head: JudgeHead | None = None
     threshold: float | None = None
-    head_path: str | None = None
     name = "judge"
     needs_hidden = True
 
@@ -38,11 +36,10 @@ class JudgeRule(VerificationRule):
         if self.threshold is not None and not self.threshold >= 0:
             raise ConfigError(f"judge: threshold must be >= 0 (above 1 never trusts the judge), got {self.threshold}")
 
-    def for_verifier(self, verifier: ModelBackend) -> JudgeRule:
-        """This rule with its head loaded for ``verifier`` (the shipped one unless ``head_path``)."""
-        head = load_head_for(verifier, self.head_path)
+    def with_head(self, head: JudgeHead) -> JudgeRule:
+        """This rule reading ``head`` (its calibrated θ unless a threshold was given)."""
         threshold = head.meta.threshold if self.threshold is None else self.threshold
-        return replace(self, head=head, threshold=threshold)
+        return JudgeRule(head=head, threshold=threshold)
 
     def keep(self, inp: VerifyInput) -> Keep:
         if self.head is None or self.threshold is None:

@@ -15,14 +15,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 import openai
 import psutil
 
-from verispec.bench import environment
+from verispec import runinfo
 from verispec.bench.prompts import PROMPTS, BenchPrompt
 from verispec.errors import ConfigError
 from verispec.pipeline import Pipeline
@@ -184,7 +183,7 @@ def run_load_benchmark(
     ``settings`` (models, dtype, ...) are stored alongside the load settings.
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    load_before = environment.load_average()
+    load_before = runinfo.load_average()
     server_config = ServerConfig(method=config.method, queue_size=max(64, config.clients))
     with ServerThread(create_app(pipe, server_config)) as server:
         first = asyncio.run(warm_up(server.url, server_config.model_id, config))
@@ -196,11 +195,7 @@ def run_load_benchmark(
         "started_at": started_at,
         "command": command,
         "settings": {**asdict(config), **(settings or {}), "prompts": [p.id for p in PROMPTS]},
-        "environment": {
-            "versions": {**environment.versions(), **_server_versions()}, "git": environment.git_state(),
-            "machine": environment.machine(),
-            "load_average": {"before": load_before, "after": environment.load_average()},
-        },
+        "environment": runinfo.environment(load_before, "fastapi", "uvicorn", "openai"),
         "warm_up": {"ok": first.ok, "error": first.error, "latency_s": round(first.latency_s, 3)},
         "summary": summarize(records, wall),
         "memory": _memory(sampler),
@@ -217,7 +212,3 @@ def _memory(sampler: MemorySampler) -> dict[str, Any]:
         "peak_rss_mib": round(sampler.peak / _MIB, 1),
         "growth_mib_first_to_last_wave": round(waves[-1] - waves[0], 1) if waves else None,
     }
-
-
-def _server_versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in ("fastapi", "uvicorn", "openai")}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from verispec.methods import Method
 from verispec.pipeline import GenerationResult, Pipeline
-from verispec.server.pieces import PieceTracker, TokenPiece
+from verispec.server.pieces import TokenPiece, chunk_pieces
 from verispec.tokens import Prompt
 
 
@@ -148,7 +148,6 @@ class GenerationWorker:
 
     def _stream(self, job: Job) -> None:
         request = job.request
-        pieces = PieceTracker(self._pipe.writer(request.method).tokenizer)
         stream = self._pipe.stream(
             request.prompt, chat=request.chat, method=request.method, max_new_tokens=request.max_new_tokens,
             temperature=request.temperature, top_p=request.top_p, seed=request.seed, stop=request.stop,
@@ -157,11 +156,8 @@ class GenerationWorker:
             for chunk in stream:
                 if job.cancelled:
                     return
-                if chunk.result is None:
-                    covered = pieces.add(chunk.text, chunk.token_ids, chunk.provenance, chunk.authors)
-                    job.emit(Delta(chunk.text, covered))
-                else:
-                    job.emit(Delta(chunk.text, pieces.finish(chunk.text)))
+                job.emit(Delta(chunk.text, chunk_pieces(chunk)))
+                if chunk.result is not None:
                     job.emit(Done(chunk.result))
         finally:
             stream.close()  # a cancelled generation ends here, releasing the engine for the next job

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from verispec.bench.machine_load import DISTURBED_SHARE
 from verispec.eval.report.stats import Interval
 from verispec.eval.report.summary import Disagreement, MethodRow
+from verispec.runinfo import DISTURBED_SHARE
 
 DASH = "–"
 COLUMNS = (

@@ -11,7 +11,17 @@ from functools import cache
 # read as -3), thousands separators only in groups of three (so "1,2,3" stays three numbers),
 # optional decimals.
 _NUMBER = re.compile(r"(?<![\w.])(-)?(?:\$\s?)?(-)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
-_ANSWER_PHRASE = re.compile(r"answer\s*(?:is|:|=)", re.IGNORECASE)
+# A fraction of two plain numbers, LaTeX or inline: "\frac{3}{4}", "\dfrac{3}{4}", "3/4".
+_FRACTION = re.compile(
+    r"\\[dt]?frac\s*\{\s*(\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}"
+    r"|(?<![\w./,])(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)(?![\w/]|[.,]\d)"  # not in "1,000/4" or "3/4/2020"
+)
+# `####` and what may stand between it and its number on the same line: spaces, bold markers.
+_HASHES = re.compile(r"####[ \t*]*")
+# "answer is", "Answer:", LaTeX's "\text{Final answer} =".
+_ANSWER_PHRASE = re.compile(r"answer\}?\s*(?:is|:|=)", re.IGNORECASE)
+# The end of a clause: a line break, or a full stop (not a decimal point: a space or the end follows).
+_CLAUSE_END = re.compile(r"\n|[.!?](?=\s|$)")
 
 
 def canonical_number(text: str) -> str | None:
@@ -26,15 +36,21 @@ def canonical_number(text: str) -> str | None:
     return format(value.normalize(), "f")
 
 
+def _parse(match: re.Match[str]) -> str | None:
+    """The canonical number of a `_NUMBER` match."""
+    sign = "-" if match.group(1) or match.group(2) else ""
+    return canonical_number(sign + match.group(3) + (match.group(4) or ""))
+
+
 def _numbers(text: str) -> list[str]:
     """Every number in `text`, canonical, in order of appearance."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        sign = "-" if match.group(1) or match.group(2) else ""
-        number = canonical_number(sign + match.group(3) + (match.group(4) or ""))
-        if number is not None:
-            found.append(number)
-    return found
+    return [number for match in _NUMBER.finditer(text) if (number := _parse(match)) is not None]
+
+
+def _fraction_value(match: re.Match[str]) -> str:
+    """A `_FRACTION` match written as one decimal number; unchanged when it divides by zero."""
+    numerator, denominator = (Decimal(group) for group in match.groups() if group is not None)
+    return match.group(0) if denominator == 0 else format((numerator / denominator).normalize(), "f")
 
 
 def boxed_contents(text: str) -> list[str]:
@@ -50,27 +66,54 @@ def boxed_contents(text: str) -> list[str]:
     return contents
 
 
-def extract_number(text: str) -> str | None:
-    r"""The final numeric answer in a model's output, canonical, or None.
+def _hashed_numbers(text: str) -> list[str]:
+    """The number right after each `####` that has one on its line: "#### 18", "####$1,234"."""
+    found = []
+    for marks in _HASHES.finditer(text):
+        match = _NUMBER.match(text, marks.end())
+        if match and (number := _parse(match)) is not None:
+            found.append(number)
+    return found
 
-    In order of precedence: the first number after the last `####`, the first number in the
-    last `\boxed{}`, the first number after the last "answer is" / "answer:", the last number.
+
+def _boxed_numbers(text: str) -> list[str]:
+    r"""The numbers in the last `\boxed{}` that holds any."""
+    return next((numbers for content in reversed(boxed_contents(text)) if (numbers := _numbers(content))), [])
+
+
+def _answer_line_numbers(text: str) -> list[str]:
+    """The numbers of the first clause with any after the last "answer is" / "answer:".
+
+    A clause ends at a line break or a full stop, so "The answer is 42. Check: 6 * 7 = 42, not 43"
+    stops before the check, and "The final answer is:" followed by a display line reads that line.
     """
-    if "####" in text:
-        numbers = _numbers(text.rsplit("####", 1)[1])
-        if numbers:
-            return numbers[0]
-    for content in reversed(boxed_contents(text)):
-        numbers = _numbers(content)
-        if numbers:
-            return numbers[0]
     phrases = list(_ANSWER_PHRASE.finditer(text))
-    if phrases:
-        numbers = _numbers(text[phrases[-1].end() :])
+    if not phrases:
+        return []
+    clauses = _CLAUSE_END.split(text[phrases[-1].end() :])
+    return next((numbers for clause in clauses if (numbers := _numbers(clause))), [])
+
+
+def extract_number(text: str) -> str | None:
+    r"""The final numeric answer in a model's output, read as a person would, canonical, or None.
+
+    In order of precedence:
+
+    1. the number right after the last `####` that has one on its line. Marks without one are
+       skipped: a model that echoes the instruction ("write the answer after '####'.") has not
+       answered there, and the first number after the echo is usually a step number;
+    2. the last number in the last `\boxed{}` that holds one;
+    3. the last number of the final answer line, the clause after the last "answer is" /
+       "answer:" (see `_answer_line_numbers`): "Answer: 20 - 5 = 15" is 15, the result, not 20;
+    4. the last number in the text.
+
+    A fraction of two plain numbers is one number: `\frac{3}{4}` is 0.75, neither 3 nor 4.
+    """
+    text = _FRACTION.sub(_fraction_value, text)
+    for numbers in (_hashed_numbers(text), _boxed_numbers(text), _answer_line_numbers(text), _numbers(text)):
         if numbers:
-            return numbers[0]
-    numbers = _numbers(text)
-    return numbers[-1] if numbers else None
+            return numbers[-1]
+    return None
 
 
 def same_number(extracted: str | None, gold: str) -> bool:
