@@ -21,26 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verispec.backends.base import ModelBackend
-from verispec.cosd import (
-    AvgDecoding,
-    CoSD,
-    Deferral,
-    FusionRounds,
-    ModelLike,
-    RuleVerifier,
-    load_deferral,
-    load_tree,
-)
+from verispec.cosd import AvgDecoding, CoSD, Deferral, FusionRounds, ModelLike, RuleVerifier, load_deferral, load_tree
 from verispec.cosd.trained import ModelIdentity, model_identities
 from verispec.errors import ConfigError
 from verispec.judge.head import load_head_for
-from verispec.rules import (
-    ExactRule,
-    JudgeRule,
-    LenientRule,
-    TypicalRule,
-    VerificationRule,
-)
+from verispec.rules import ExactRule, JudgeRule, LenientRule, TypicalRule, VerificationRule
 from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {

@@ -18,20 +18,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from verispec.backends import TransformersBackend
 from verispec.cosd.decoding import FusionRounds
 from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
-from verispec.engine import (
-    Engine,
-    RoundRecord,
-    RoundStrategy,
-    SoloRounds,
-    SpeculativeRounds,
-)
+from verispec.engine import Engine, RoundRecord, RoundStrategy, SoloRounds, SpeculativeRounds
 from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
-from verispec.methods import (
-    FusionContext,
-    Method,
-    RuleContext,
-    cross_vocabulary_methods,
-)
+from verispec.methods import FusionContext, Method, RuleContext, cross_vocabulary_methods
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
 from verispec.stats import GenerationStats, committed_records, summarize

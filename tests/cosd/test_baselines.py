@@ -8,12 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 
 from verispec.backends import TransformersBackend
-from verispec.cosd.baselines import (
-    AvgDecoding,
-    Deferral,
-    LogisticDeferral,
-    load_deferral,
-)
+from verispec.cosd.baselines import AvgDecoding, Deferral, LogisticDeferral, load_deferral
 from verispec.cosd.features import DRAFT_FEATURES
 from verispec.cosd.members import Scorer
 from verispec.cosd.trained import ClassifierFile, ModelIdentity, TrainingSummary

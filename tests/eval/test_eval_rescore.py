@@ -13,13 +13,7 @@ from test_eval_report import make_record
 import verispec.eval.tasks as task_registry
 from verispec.cli import main
 from verispec.errors import ConfigError
-from verispec.eval.records import (
-    RESULTS_FILE,
-    RunManifest,
-    RunSettings,
-    SampleRecord,
-    read_records,
-)
+from verispec.eval.records import RESULTS_FILE, RunManifest, RunSettings, SampleRecord, read_records
 from verispec.eval.rescore import RunChangedError, rescore_run
 from verispec.eval.tasks import Score, TaskItem
 from verispec.eval.tasks.gsm8k import Gsm8k

@@ -13,11 +13,7 @@ from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 from verispec.cli import main
 from verispec.cli.eval import split_specs
 from verispec.errors import ConfigError, DataNotAvailableError, PromptError, TaskNotFoundError
-from verispec.eval.records import (
-    BrokenRecordWarning,
-    RunSettingsMismatchError,
-    read_records,
-)
+from verispec.eval.records import BrokenRecordWarning, RunSettingsMismatchError, read_records
 from verispec.eval.runner import RunConfig, parse_task, run_eval, sample_seed
 from verispec.eval.tasks import Score, TaskItem
 from verispec.eval.tasks.base import SingleTurnTask

@@ -10,13 +10,7 @@ from verispec.cosd.trained import model_identities
 from verispec.cosd.tree import load_tree
 from verispec.errors import ConfigError
 from verispec.eval.tasks.base import is_train_by_hash
-from verispec.training.cosd import (
-    Reference,
-    TrainingOptions,
-    collect,
-    task_references,
-    train,
-)
+from verispec.training.cosd import Reference, TrainingOptions, collect, task_references, train
 
 # The draft gets the number wrong in the first answer; the assistant gets the word wrong in the second.
 REFERENCES = [Reference("one", "A: ", "It is 42 now"), Reference("two", "B: ", "all good")]

@@ -8,12 +8,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
-from verispec.backends.base import (
-    ForwardClock,
-    ForwardOutput,
-    ModelBackend,
-    ModelIdentity,
-)
+from verispec.backends.base import ForwardClock, ForwardOutput, ModelBackend, ModelIdentity
 
 
 class TransformersBackend(ModelBackend):

@@ -6,12 +6,7 @@ are the baselines. Each is a round strategy of the one engine loop (see
 :mod:`verispec.cosd.decoding`). Models with different tokenizers are bridged in text space.
 """
 
-from verispec.cosd.baselines import (
-    AvgDecoding,
-    Deferral,
-    LogisticDeferral,
-    load_deferral,
-)
+from verispec.cosd.baselines import AvgDecoding, Deferral, LogisticDeferral, load_deferral
 from verispec.cosd.decoding import FusionRounds
 from verispec.cosd.generator import CoSD
 from verispec.cosd.members import ModelLike

@@ -24,14 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from verispec.cosd.alignment import (
-    MAX_CHARACTER_TOKENS,
-    Alignment,
-    Decision,
-    Drafted,
-    TextAlignment,
-    TokenAlignment,
-)
+from verispec.cosd.alignment import MAX_CHARACTER_TOKENS, Alignment, Decision, Drafted, TextAlignment, TokenAlignment
 from verispec.cosd.bridge import text_boundary
 from verispec.cosd.decoding import Commit, FusionRounds, Generation
 from verispec.cosd.features import Slot

@@ -23,14 +23,7 @@ from verispec.cosd.baselines import LogisticDeferral
 from verispec.cosd.bridge import encode, positions_from
 from verispec.cosd.features import DRAFT_FEATURES, entropy, feature_names
 from verispec.cosd.members import Member, ModelLike, members_of
-from verispec.cosd.trained import (
-    ClassifierFile,
-    Kind,
-    TrainingSummary,
-    model_identities,
-    model_roles,
-    require_sklearn,
-)
+from verispec.cosd.trained import ClassifierFile, Kind, TrainingSummary, model_identities, model_roles, require_sklearn
 from verispec.cosd.tree import DecisionTree
 from verispec.errors import ConfigError
 from verispec.eval.tasks import get_task

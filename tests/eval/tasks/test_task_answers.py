@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verispec.eval.tasks.answers import (
-    canonical_number,
-    extract_choice,
-    extract_number,
-    same_number,
-)
+from verispec.eval.tasks.answers import canonical_number, extract_choice, extract_number, same_number
 
 OPTIONS = (
     "Planetary density will decrease.",

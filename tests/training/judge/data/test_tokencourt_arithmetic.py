@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verispec.training.judge.data.arithmetic import (
-    check_steps,
-    correct_results,
-    first_error,
-    render,
-)
+from verispec.training.judge.data.arithmetic import check_steps, correct_results, first_error, render
 
 
 def marked(text: str) -> str | None:

@@ -7,12 +7,7 @@ from tokencourt_fakes import CLIP, CLIP_TESTS, FakeMbpp
 
 from verispec.eval.tasks.base import TaskItem
 from verispec.eval.tasks.code import CodeReference
-from verispec.training.judge.data.code_source import (
-    CodeSource,
-    clean_solution,
-    fenced,
-    run_tests,
-)
+from verispec.training.judge.data.code_source import CodeSource, clean_solution, fenced, run_tests
 from verispec.training.judge.data.mutations import identifier_mutations, mutations
 from verispec.training.judge.data.records import Sample
 

@@ -7,12 +7,7 @@ import random
 from tokencourt_fakes import FakeGsm8k
 
 from verispec.training.judge.data.arithmetic import first_error
-from verispec.training.judge.data.math_source import (
-    MathSource,
-    corrupt_result,
-    is_grounded,
-    reference_response,
-)
+from verispec.training.judge.data.math_source import MathSource, corrupt_result, is_grounded, reference_response
 from verispec.training.judge.data.records import Dropped, Sample
 
 SOLUTION = "Jean has 30 - 2 = <<30-2=28>>28 lollipops\nShe fills 28 / 2 = <<28/2=14>>14 bags\n#### 14"

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from verispec.eval.tasks.base import Split, TaskItem
-from verispec.eval.tasks.choice import (
-    MultipleChoice,
-    MultipleChoiceTask,
-    format_question,
-)
+from verispec.eval.tasks.choice import MultipleChoice, MultipleChoiceTask, format_question
 from verispec.eval.tasks.code import CodeReference, ExecutedCodeTask
 from verispec.eval.tasks.gsm8k import Gsm8k
 from verispec.training.judge.data.generation import Decoding

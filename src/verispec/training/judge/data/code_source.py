@@ -17,12 +17,7 @@ from collections.abc import Iterator, Sequence
 from verispec.eval import get_task
 from verispec.eval.execution import ExecutionLimits, Status, run_program
 from verispec.eval.tasks.base import Task, TaskItem
-from verispec.eval.tasks.code import (
-    CodeReference,
-    build_program,
-    parse_prefix,
-    pick_code,
-)
+from verispec.eval.tasks.code import CodeReference, build_program, parse_prefix, pick_code
 from verispec.training.judge.data.mutations import Mutation, identifier_mutations, mutations
 from verispec.training.judge.data.records import REFERENCE_MODEL, Source, sample_id
 from verispec.training.judge.data.source import Outcome, make_dropped, make_sample

@@ -38,14 +38,7 @@ from verispec.training.judge.data.build import check_no_eval_items, write_outcom
 from verispec.training.judge.data.card import make_card, write_card
 from verispec.training.judge.data.code_source import CodeSource
 from verispec.training.judge.data.math_source import MathSource
-from verispec.training.judge.data.records import (
-    Sample,
-    SampleWriter,
-    Source,
-    read_dropped,
-    read_samples,
-    sample_id,
-)
+from verispec.training.judge.data.records import Sample, SampleWriter, Source, read_dropped, read_samples, sample_id
 from verispec.training.judge.data.source import DataSource, Outcome, make_dropped, make_sample
 
 DEFAULT_OUT = Path("data/judge/rollouts.jsonl")
