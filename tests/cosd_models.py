@@ -129,7 +129,7 @@ class ScriptedBackend(ModelBackend):
 
     def forward(self, tokens, *, last_only=False, hidden=False) -> ForwardOutput:
         rows = []
-        with self.clock.measure():
+        with self.clock.measure(len(tokens)):
             for token in tokens:
                 self._ids.append(token)
                 rows.append(self._logits())

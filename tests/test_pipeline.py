@@ -70,7 +70,7 @@ def test_token_id_prompts_continue_exactly_where_text_prompts_do(pipe):
         ({"prompt": "hi", "gamma": 0}, ConfigError, "gamma .* must be >= 1"),
         ({"prompt": "hi", "method": "nope"}, ConfigError, "unknown method 'nope'; available: verifier, draft, sd"),
         ({"prompt": "hi", "method": "lenient:l=2"}, ConfigError, "l must be in"),
-        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, draft_vocab, drafter, gamma"),
+        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, cost_aware, draft_vocab, drafter, gamma"),
         ({"prompt": "hi", "temperature": -1}, ConfigError, "temperature must be >= 0"),
         ({"prompt": [5, 10**6]}, PromptError, r"token ids \[1000000\] are outside the vocabulary"),
         ({"prompt": [5, 6], "method": "cosd-rule"}, PromptError, "not token ids"),

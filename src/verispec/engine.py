@@ -243,8 +243,7 @@ class SpeculativeRounds(RoundStrategy):
         draft = self.drafter.propose(context, gamma, generator) if gamma > 0 else _NO_DRAFT
         verdict = self._verify(context[-1], draft, params, generator)
         self.verifier.rollback(len(context) + verdict.n_accepted)
-        if draft.length:
-            self.drafter.update(draft.length, verdict.n_accepted)
+        self.drafter.update(draft.length, verdict.n_accepted)
         tokens = (*draft.tokens[: verdict.n_accepted].tolist(), verdict.next_token)
         authors = tuple(DRAFT_SEAT if p.accepted_draft else VERIFIER_SEAT for p in verdict.provenance)
         exact_only = None if verdict.exact_only is None else (*verdict.exact_only, False)

@@ -30,7 +30,7 @@ from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
     "gamma": int, "adaptive": bool, "max_gamma": int, "stop_below": float, "draft_vocab": int,
-    "drafter": str, "ngram": int,
+    "drafter": str, "ngram": int, "cost_aware": bool,
 }
 DRAFTERS = ("model", "lookup")  # the draft model, or prompt lookup (copying; no draft model runs)
 
@@ -108,6 +108,8 @@ class Method:
             raise ConfigError(f"method {self.name!r}: drafter must be one of {', '.join(DRAFTERS)}, got {self.drafter()!r}")
         if self.ngram() < 1:
             raise ConfigError(f"method {self.name!r}: ngram must be >= 1, got {self.ngram()}")
+        if self.cost_aware() and self._drafting("adaptive", DEFAULT_ADAPTIVE):
+            raise ConfigError(f"method {self.name!r}: choose one draft schedule, adaptive=true or cost_aware=true")
 
     @property
     def name(self) -> str:
@@ -152,6 +154,10 @@ class Method:
         gamma = self._drafting("gamma", DEFAULT_GAMMA)
         max_gamma = self._drafting("max_gamma", max(DraftSchedule.max_gamma, gamma))
         return DraftSchedule(gamma=gamma, adaptive=self._drafting("adaptive", DEFAULT_ADAPTIVE), max_gamma=max_gamma)
+
+    def cost_aware(self) -> bool:
+        """Whether the draft length is re-chosen every round from measured costs (see :mod:`verispec.costs`)."""
+        return bool(self._drafting("cost_aware", False))
 
     def stop_below(self) -> float:
         return float(self._drafting("stop_below", DEFAULT_STOP_BELOW))

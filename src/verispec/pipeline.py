@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from verispec.backends import TransformersBackend
+from verispec.backends import ModelBackend, TransformersBackend
 from verispec.cosd.decoding import FusionRounds
 from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
 from verispec.engine import Engine, RoundRecord, RoundStrategy, SoloRounds, SpeculativeRounds
@@ -23,6 +23,7 @@ from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
 from verispec.methods import FusionContext, Method, RuleContext, cross_vocabulary_methods
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
+from verispec.schedule import CostAwareSchedule, DraftSchedule
 from verispec.stats import GenerationStats, committed_records, summarize
 from verispec.text import TextTracker
 from verispec.tokens import Prompt, encode_prompt, eos_token_ids, same_vocabulary
@@ -228,15 +229,21 @@ class Pipeline:
         if not method.uses_draft_model:
             return PromptLookupDrafter(
                 verifier.backend.vocab_size, max_ngram=method.ngram(), eos_token_ids=verifier.eos_token_ids,
-                device=verifier.backend.device, schedule=method.schedule(),
+                device=verifier.backend.device, schedule=self._schedule(method, None),
             )
         self._check_vocabulary(method)
         return ModelDrafter(
             self.draft.backend, params, eos_token_ids=verifier.eos_token_ids,
             vocab_size=verifier.backend.vocab_size, stop_below=method.stop_below(),
             draft_vocab=method.draft_vocab(), special_token_ids=verifier.tokenizer.all_special_ids,
-            schedule=method.schedule(),
+            schedule=self._schedule(method, self.draft.backend),
         )
+
+    def _schedule(self, method: Method, draft: ModelBackend | None) -> DraftSchedule | CostAwareSchedule:
+        """The method's draft-length schedule; a cost-aware one reads the running models' clocks."""
+        if not method.cost_aware():
+            return method.schedule()
+        return CostAwareSchedule(method.schedule(), self.verifier.backend.clock, draft.clock if draft else None)
 
     def _check_vocabulary(self, method: Method) -> None:
         if self._vocab_checked or not method.spec.same_vocabulary:

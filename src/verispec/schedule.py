@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from verispec.backends.base import ForwardClock
+from verispec.costs import best_draft_length
 from verispec.errors import ConfigError
 
 # The one default draft length. Measured with `verispec bench` on the Qwen 0.5B -> 1.5B pair on a
@@ -45,3 +47,51 @@ class DraftSchedule:
         if proposed == current:
             return min(self.max_gamma, current + self.grow)
         return current  # drafting stopped early on low confidence and all of it was kept
+
+
+@dataclass
+class CostAwareSchedule:
+    """Re-chooses the draft length every round for the most expected tokens per second.
+
+    Costs come from the backends' clocks (``by_length``: seconds of a forward over k new tokens,
+    measured as decoding runs), acceptance from the rounds so far: kept and rejected drafted
+    tokens, each round's evidence weighing ``1 - decay`` against the past, over a uniform prior.
+    The choice may be 0 (no draft); then every ``probe_every`` rounds one round drafts ``gamma``
+    tokens again, so that a text that starts to suit drafting (copying its prompt) is noticed.
+    Until the verifier's cost is measured it drafts ``base.gamma`` tokens.
+    """
+
+    base: DraftSchedule
+    verifier: ForwardClock
+    draft: ForwardClock | None = None
+    decay: float = 0.9
+    probe_every: int = 8
+    _kept: float = field(default=1.0, repr=False)
+    _rejected: float = field(default=1.0, repr=False)
+    _idle: int = field(default=0, repr=False)
+
+    @property
+    def acceptance(self) -> float:
+        """The per-token acceptance rate α the rounds so far suggest."""
+        return self._kept / (self._kept + self._rejected)
+
+    def first(self) -> int:
+        self._kept, self._rejected, self._idle = 1.0, 1.0, 0
+        return self.base.gamma
+
+    def next(self, current: int, proposed: int, accepted: int) -> int:
+        """Book a round that kept ``accepted`` of ``proposed`` drafted tokens; the next round's length."""
+        if proposed:
+            self._kept = self.decay * self._kept + accepted
+            self._rejected = self.decay * self._rejected + (accepted < proposed)
+            self._idle = 0
+        else:
+            self._idle += 1
+        draft_cost = self.draft.by_length.get(1) if self.draft is not None else 0.0
+        best = best_draft_length(self.verifier.by_length, draft_cost or 0.0, self.acceptance, self.base.max_gamma)
+        if best is None or (self.draft is not None and draft_cost is None):
+            return self.base.gamma
+        if best[0] == 0 and self._idle >= self.probe_every:
+            self._idle = 0
+            return self.base.gamma
+        return max(best[0], 0)

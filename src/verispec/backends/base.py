@@ -21,20 +21,31 @@ class ForwardOutput:
 
 @dataclass
 class ForwardClock:
-    """Counts forward passes and the wall time spent inside them."""
+    """Counts forward passes and the wall time spent inside them.
+
+    ``by_length[k]`` is a running average of the seconds one forward over ``k`` new tokens takes
+    on this model and machine: what a cost-aware draft schedule weighs (verifying k tokens is not
+    free on a CPU). Each new measurement weighs ``recent`` against what was seen before.
+    """
 
     count: int = 0
     seconds: float = 0.0
+    by_length: dict[int, float] = field(default_factory=dict)
+    recent: float = field(default=0.3, repr=False)
     _synchronize: bool = field(default=False, repr=False)
 
     @contextmanager
-    def measure(self) -> Iterator[None]:
+    def measure(self, tokens: int = 0) -> Iterator[None]:
         start = time.perf_counter()
         yield
         if self._synchronize:
             torch.cuda.synchronize()
-        self.seconds += time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
         self.count += 1
+        if tokens:
+            before = self.by_length.get(tokens)
+            self.by_length[tokens] = elapsed if before is None else before + self.recent * (elapsed - before)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class TransformersBackend(ModelBackend):
     @torch.inference_mode()
     def forward(self, tokens: Sequence[int], *, last_only: bool = False, hidden: bool = False) -> ForwardOutput:
         ids = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)
-        with self.clock.measure():
+        with self.clock.measure(len(tokens)):
             if self._head is not None and not hidden:
                 logits = self._restricted_forward(ids, last_only)
                 states = None

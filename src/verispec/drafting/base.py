@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from verispec.backends.base import ModelBackend
-from verispec.schedule import DraftSchedule
+from verispec.schedule import CostAwareSchedule, DraftSchedule
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Drafter(ABC):
 
     backend: ModelBackend | None = None
 
-    def __init__(self, schedule: DraftSchedule | None = None) -> None:
+    def __init__(self, schedule: DraftSchedule | CostAwareSchedule | None = None) -> None:
         self.schedule = schedule or DraftSchedule()
         self._gamma = self.schedule.first()
 

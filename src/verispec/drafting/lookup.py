@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from verispec.drafting.base import Draft, Drafter
-from verispec.schedule import DraftSchedule
+from verispec.schedule import CostAwareSchedule, DraftSchedule
 
 
 def find_continuation(context: Sequence[int], limit: int, max_ngram: int, min_ngram: int = 1) -> list[int]:
@@ -44,7 +44,7 @@ class PromptLookupDrafter(Drafter):
         min_ngram: int = 1,
         eos_token_ids: frozenset[int] = frozenset(),
         device: torch.device | str = "cpu",
-        schedule: DraftSchedule | None = None,
+        schedule: DraftSchedule | CostAwareSchedule | None = None,
     ) -> None:
         super().__init__(schedule)
         if not 1 <= min_ngram <= max_ngram:

@@ -9,7 +9,7 @@ import torch
 from verispec.backends.base import ModelBackend
 from verispec.drafting.base import Draft, Drafter
 from verispec.sampling import SamplingParams, choose, warp_probs
-from verispec.schedule import DraftSchedule
+from verispec.schedule import CostAwareSchedule, DraftSchedule
 from verispec.tokens import common_prefix_length
 
 
@@ -39,7 +39,7 @@ class ModelDrafter(Drafter):
         stop_below: float = 0.0,
         draft_vocab: int = 0,
         special_token_ids: Sequence[int] = (),
-        schedule: DraftSchedule | None = None,
+        schedule: DraftSchedule | CostAwareSchedule | None = None,
     ) -> None:
         super().__init__(schedule)
         self.backend = backend
