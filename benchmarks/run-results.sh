@@ -32,7 +32,8 @@ COSD1="cosd-rule,$TREE1,avg,$COLLM"
 
 # EVAL_FLAGS=--dry-run bash benchmarks/run-results.sh: what every step has done and has left, with
 # time estimates from the runs' own samples; loads no model.
-qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN" "${@:4}" ${EVAL_FLAGS:-}; }
+# These runs are on torch bf16 (they began before the llama.cpp backend, which `auto` now picks on a CPU).
+qwen() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$QWEN" --backend torch "${@:4}" ${EVAL_FLAGS:-}; }
 # Before a task's report: run again the samples whose timing other jobs disturbed, or an older
 # runner did not check, so that every item counts in the speed columns.
 retime() { qwen "$1" "$2" "$3" --retime; }
@@ -42,8 +43,8 @@ ISSUE4=lenient,typical,judge
 # samples whose timing other jobs disturbed run again, as `retime` does.
 cosd() {
   local task=$1 out=$2 draft=$3 assistant=$4 methods=$5; shift 5
-  local run=(--tasks "$task" --limit 60 --out "$out" --draft "$draft" --verifier "$assistant" "$@"
-             --methods "$methods")
+  local run=(--tasks "$task" --limit 60 --out "$out" --draft "$draft" --verifier "$assistant" --backend torch
+             "$@" --methods "$methods")
   verispec eval "${run[@]}" ${EVAL_FLAGS:-}
   verispec eval "${run[@]}" --retime ${EVAL_FLAGS:-}
 }
@@ -89,3 +90,10 @@ for task in arc_challenge mmlu humaneval gsm8k; do
 done
 # Issue 4, more: the θ sweep on GSM8K too (HumanEval has it above).
 qwen gsm8k "$SWEEP_GSM8K" 100
+# Issue 30: the main evaluation again on the llama.cpp backend (the GGUF files themselves), into its
+# own run, beside the torch one above: what a CPU user gets. `sd` there is cost-aware by default.
+LLAMA=benchmarks/runs/qwen-coder-0.5b-1.5b-greedy-llamacpp
+llama() { verispec eval --tasks "$1" --methods "$ISSUE3" --limit "$2" --out "$LLAMA" --backend llama.cpp ${EVAL_FLAGS:-}; }
+llama gsm8k 100
+llama humaneval 80
+llama mt_bench 80

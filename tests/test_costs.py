@@ -31,7 +31,7 @@ def test_verify_cost_interpolates_and_extrapolates_measured_lengths():
     assert verify_cost(measured, 4) == 0.069
     assert verify_cost(measured, 3) == pytest.approx((0.048 + 0.069) / 2)
     assert verify_cost(measured, 12) == pytest.approx(0.120 + (0.120 - 0.069))  # the last slope goes on
-    assert verify_cost({6: 0.1}, 1) == 0.1 and verify_cost({6: 0.1}, 9) == 0.1
+    assert verify_cost({6: 0.12}, 1) == pytest.approx(0.02) and verify_cost({6: 0.1}, 9) == 0.1  # proportional below
     assert verify_cost({}, 3) is None
 
 
@@ -56,16 +56,42 @@ def clocks(verifier_costs, draft_cost):
     return ForwardClock(by_length=dict(verifier_costs)), ForwardClock(by_length={1: draft_cost})
 
 
-def test_the_schedule_stops_drafting_when_drafts_are_rejected_and_probes_again():
-    verifier, draft = clocks({1: 0.033, 4: 0.069, 8: 0.120}, 0.02)
+def test_the_schedule_stops_drafting_when_drafts_are_rejected_and_probes_less_and_less_often():
+    verifier, draft = clocks({1: 0.033, 4: 0.069, 8: 0.120}, 0.005)  # a cheap draft: worth probing
     schedule = CostAwareSchedule(DraftSchedule(gamma=5), verifier, draft, probe_every=3)
     gamma = schedule.first()
     assert gamma == 5
-    for _ in range(5):
-        gamma = schedule.next(gamma, gamma, 0)  # every draft rejected at once
-    assert gamma == 0 and schedule.acceptance < 0.3
-    lengths = [gamma := schedule.next(gamma, 0, 0) for _ in range(3)]
-    assert lengths == [0, 0, 5]  # idle rounds, then one probe of the base length
+    lengths = [gamma := schedule.next(gamma, gamma, 0) for _ in range(16)]  # every draft rejected at once
+    assert schedule.acceptance < 0.3
+    # Idle rounds, each probe of the base length followed by twice as long a wait (3, 6, then 12).
+    assert lengths == [0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 5] + [0] * 5
+
+
+def test_the_schedule_never_probes_where_even_kept_drafts_would_not_pay():
+    # The draft costs 0.66 of a verifier step and verifying 2 tokens nearly 2 steps (llama.cpp, 2 cores).
+    verifier, draft = clocks({1: 0.028, 2: 0.054, 6: 0.136}, 0.0185)
+    schedule = CostAwareSchedule(DraftSchedule(gamma=5), verifier, draft, probe_every=2)
+    gamma = schedule.first()
+    lengths = [gamma := schedule.next(gamma, gamma, gamma) for _ in range(20)]  # whatever is drafted is kept
+    assert lengths == [0] * 20
+    assert schedule.first() == 0  # the next sequence, on the same measured models, does not open with a draft
+
+
+def test_the_schedule_does_not_probe_for_a_gain_that_only_perfect_drafts_would_bring():
+    # Measured in a llama.cpp bench: a 57-token prefill is cheap per token, so interpolated long
+    # verifications look cheap, and 15 drafted tokens kept every time would gain ~1.5%. Probing
+    # for that cost 4 draft catch-ups per sequence (sd at 0.83x verifier-only); it must not probe.
+    verifier, draft = clocks({1: 0.031, 6: 0.128, 57: 0.5}, 0.019)
+    assert best_draft_length(verifier.by_length, 0.019, 1.0, 16)[0] > 0
+    schedule = CostAwareSchedule(DraftSchedule(gamma=5), verifier, draft, probe_every=2)
+    gamma = schedule.first()
+    assert gamma == 0
+    assert [gamma := schedule.next(gamma, gamma, gamma) for _ in range(20)] == [0] * 20
+    # A free drafter (prompt lookup) on the same verifier is worth a probe now and then.
+    lookup = CostAwareSchedule(DraftSchedule(gamma=5), verifier, ForwardClock(by_length={1: 0.0}), probe_every=2)
+    gamma = lookup.first()
+    assert gamma == 5
+    assert 5 in [gamma := lookup.next(gamma, gamma, 0) for _ in range(8)]
 
 
 def test_the_schedule_drafts_long_when_drafts_are_kept_and_verifying_is_flat():
@@ -101,3 +127,21 @@ def test_cost_aware_sd_stays_lossless_and_refuses_two_schedules():
         assert pipe.generate("hello", method=method, max_new_tokens=40).token_ids == expected
     with pytest.raises(ConfigError, match="choose one draft schedule"):
         pipe.generate("hello", method="sd:cost_aware=true,adaptive=true", max_new_tokens=4)
+
+
+def test_an_idle_schedule_starts_drafting_again_only_for_a_clear_gain():
+    # Measured with γ = 1 kept 90% of the time, drafting is 2% faster than decoding alone: not
+    # worth waking an idle drafter (it must catch up first); 10% faster is.
+    verifier, draft = clocks({1: 0.031, 2: 0.036}, 0.019)
+    schedule = CostAwareSchedule(DraftSchedule(gamma=1, max_gamma=1), verifier, draft, probe_every=1000)
+    schedule.first()
+    schedule._kept, schedule._rejected = 9.0, 1.0
+    rate_alone = 1 / 0.031
+    assert best_draft_length(verifier.by_length, 0.019, 0.9, 1) == (1, pytest.approx(1.9 / 0.055))
+    assert 1.9 / 0.055 / rate_alone == pytest.approx(1.07, abs=0.01)
+    assert schedule.next(0, 0, 0) == 1  # 7% > 5%
+    verifier.by_length[2] = 0.0375  # now 1.9 / 0.0565 ≈ 1.04 × alone
+    schedule._kept, schedule._rejected = 9.0, 1.0
+    assert schedule.next(0, 0, 0) == 0
+    schedule._kept, schedule._rejected = 9.0, 1.0
+    assert schedule.next(1, 1, 1) == 1  # after a drafting round (caught up), any gain counts

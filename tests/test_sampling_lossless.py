@@ -1,83 +1,158 @@
-"""Speculative sampling is lossless: sampled tokens follow the verifier's (warped) distribution.
+"""Speculative sampling is lossless over multi-token drafts: the joint law of the first tokens is the verifier's.
 
-The joint law of the first two generated tokens is computed exactly from the verifier and compared
-with 2000 speculative samples by a chi-square test at alpha = 1e-3: with a correct implementation a
-random seed fails 0.1% of the time; the seeds here are fixed, so the test is deterministic. A power
-check shows the same test rejects draft-only samples.
+For each case, ``N`` generations through the public :class:`~verispec.Pipeline` (fixed seeds
+0..N-1, so the test is deterministic) give the empirical joint law of the first ``LENGTH`` committed
+tokens. The expected law is computed exactly by enumerating every sequence with the verifier's fp32
+logits and an independent warp (``reference_sampling``), and the two are compared by a chi-square
+test at ``ALPHA`` = 1e-3 (a correct engine fails a random seed schedule 0.1% of the time).
+
+The drafts are several tokens long (the first round drafts 3 or more tokens; the engine drafts at
+most ``max_new_tokens - 1``) and the draft differs enough from the verifier that every branch of a
+round happens: rejection at each draft position, and a fully kept draft with its bonus token. Each
+test asserts that coverage, and that the same samples reject deliberately wrong laws (the draft
+model's own law, the verifier at another temperature, the verifier without the warp), so the
+chi-square test has the power to notice a wrong sampler.
 """
 
+from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
 import pytest
-import torch
-from scipy.stats import chisquare
+from reference_sampling import exact_joint, pooled_pvalue
+from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 
-from test_engine import decode
-from tiny_models import tiny_model
-from verispec.drafting import PromptLookupDrafter
-from verispec.sampling import SamplingParams, warp_probs
-from verispec.schedule import DraftSchedule
+from verispec import Pipeline, Provenance
 
-VOCAB = 6
-PROMPT = [1, 4, 2]
-N = 2000
+VOCAB = 8
+LENGTH = 4  # tokens in the joint law: 8**4 cells, the rare ones pooled
+N = 3000
+ALPHA = 1e-3
+WRONG_ALPHA = 1e-8  # the same samples must reject a wrong law far below ALPHA
+MIN_BRANCH = 15  # rounds needed per branch (rejection at draft position 0, 1, 2; 3+ drafted tokens kept)
 
-
-def exact_joint(model, params, prompt=PROMPT):
-    """P(t1, t2) under the verifier with the same warp, as a flat tensor of VOCAB**2 cells."""
-    with torch.no_grad():
-        first = warp_probs(model(torch.tensor([prompt])).logits[0, -1], params)
-        joint = torch.zeros(VOCAB, VOCAB)
-        for t1 in range(VOCAB):
-            second = warp_probs(model(torch.tensor([prompt + [t1]])).logits[0, -1], params)
-            joint[t1] = first[t1] * second
-    return joint.flatten()
+MODEL_PROMPT = [1, 4, 2]
+# The verifier's own sample after [5, 3, 5] with its first tokens repeated at the end: the suffix
+# [5, 5, 6] occurred before, followed by [1, 1, 1], so the first round drafts 3 copied tokens that
+# the verifier often keeps; later rounds find shorter matches (the run of 1s, [6, 2], ...).
+LOOKUP_PROMPT = [5, 3, 5, 5, 6, 1, 1, 1, 1, 1, 6, 2, 5, 5, 6]
 
 
-def sampled_joint(verifier, draft, params, prompt=PROMPT, drafter=None):
-    counts = torch.zeros(VOCAB * VOCAB)
+@dataclass(frozen=True)
+class Case:
+    """One configuration: a method string, its warp, and its prompt."""
+
+    method: str
+    warp: dict = field(default_factory=dict)
+    prompt: tuple[int, ...] = tuple(MODEL_PROMPT)
+    max_new_tokens: int = LENGTH
+
+    @property
+    def uses_draft_model(self) -> bool:
+        return "drafter=lookup" not in self.method
+
+
+CASES = {
+    "model, t=1": Case("sd:gamma=3,stop_below=0", {"temperature": 1.0}),
+    "model, t=0.7, top-k=4": Case("sd:gamma=3,stop_below=0", {"temperature": 0.7, "top_k": 4}),
+    "model, t=1.3, top-p=0.8": Case("sd:gamma=3,stop_below=0", {"temperature": 1.3, "top_p": 0.8}),
+    # The first draft (4 tokens) is longer than the joint; all three warps at once.
+    "model, gamma=5, t=0.9, top-k=6, top-p=0.9": Case(
+        "sd:gamma=5,stop_below=0", {"temperature": 0.9, "top_k": 6, "top_p": 0.9}, max_new_tokens=LENGTH + 1
+    ),
+    # The default method: drafts end early where the draft's confidence drops below stop_below=0.3.
+    "model, sd defaults, t=0.7": Case("sd", {"temperature": 0.7}, max_new_tokens=LENGTH + 1),
+    "lookup, t=1": Case("sd:drafter=lookup,gamma=3", {"temperature": 1.0}, tuple(LOOKUP_PROMPT)),
+    "lookup, t=0.8, top-k=5, top-p=0.9": Case(
+        "sd:drafter=lookup,gamma=3", {"temperature": 0.8, "top_k": 5, "top_p": 0.9}, tuple(LOOKUP_PROMPT)
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    """A verifier, and a draft that differs from it enough to be rejected about half the time."""
+    verifier = tiny_model(7, vocab=VOCAB, eos=None, layers=1)
+    draft = noisy_copy(verifier, 5, 0.05)
+    return verifier, draft
+
+
+@dataclass
+class Samples:
+    """What ``N`` generations produced: joint counts of the first tokens and how their rounds ended."""
+
+    counts: np.ndarray
+    branches: Counter  # (how the round ended, drafted tokens it kept) -> rounds
+    proposed: int = 0
+    accepted: int = 0
+
+
+def round_endings(provenance: list[Provenance]) -> list[tuple[Provenance, int]]:
+    """Each round's last provenance (REPLACED, BONUS, VERIFIER) and how many drafted tokens it kept before."""
+    endings, kept = [], 0
+    for p in provenance:
+        if p.accepted_draft:
+            kept += 1
+        else:
+            endings.append((p, kept))
+            kept = 0
+    return endings
+
+
+def sample(pipe: Pipeline, case: Case) -> Samples:
+    """Generate with seeds 0..N-1 and tally the first ``LENGTH`` tokens and the rounds that wrote them."""
+    samples = Samples(np.zeros((VOCAB,) * LENGTH), Counter())
     for seed in range(N):
-        tokens, _, _ = decode(
-            verifier, draft, prompt, max_new_tokens=2, schedule=DraftSchedule(gamma=3), params=params, seed=seed,
-            drafter=drafter,
+        result = pipe.generate(
+            list(case.prompt), method=case.method, max_new_tokens=case.max_new_tokens, seed=seed, **case.warp
         )
-        counts[tokens[0] * VOCAB + tokens[1]] += 1
-    return counts
+        assert len(result.token_ids) == case.max_new_tokens  # no end token in this vocabulary
+        samples.counts[tuple(result.token_ids[:LENGTH])] += 1
+        samples.branches.update(round_endings(result.provenance[:LENGTH]))
+        samples.proposed += result.stats.proposed
+        samples.accepted += result.stats.accepted
+    return samples
 
 
-def pooled_pvalue(counts, probs):
-    """Chi-square p-value, pooling cells with expected count < 5 into one (0 if an impossible cell occurs)."""
-    if counts[probs == 0].sum() > 0:
-        return 0.0
-    expected = probs * counts.sum()
-    small = expected < 5
-    observed = torch.cat([counts[~small], counts[small].sum().reshape(1)])
-    expected = torch.cat([expected[~small], expected[small].sum().reshape(1)])
-    keep = expected > 0
-    return chisquare(observed[keep].numpy(), expected[keep].numpy()).pvalue
+def assert_every_branch_ran(samples: Samples) -> None:
+    """Drafts of 3+ tokens were proposed, rejected at each of their first 3 positions, and kept 3 long.
+
+    A rejection at position 2 needs a draft of 3+ tokens; so does keeping 3 drafted tokens (then
+    the round ends with the bonus token, or with a rejection further on in a longer draft).
+    """
+    rejected_at = Counter({kept: n for (p, kept), n in samples.branches.items() if p is Provenance.REPLACED})
+    long_kept = sum(n for (p, kept), n in samples.branches.items() if kept >= 3)
+    for position in range(3):
+        assert rejected_at[position] >= MIN_BRANCH, f"too few rejections at draft position {position}: {samples.branches}"
+    assert long_kept >= MIN_BRANCH, f"too few rounds that kept 3+ drafted tokens: {samples.branches}"
+    assert 0.05 < samples.accepted / samples.proposed < 0.95
 
 
-@pytest.mark.parametrize(
-    "params",
-    [SamplingParams(temperature=1.0), SamplingParams(temperature=0.8, top_k=5, top_p=0.9)],
-    ids=["t=1", "t=0.8,top-k=5,top-p=0.9"],
-)
-def test_speculative_samples_follow_verifier_distribution(params):
-    verifier = tiny_model(3, vocab=VOCAB, eos=None, sharpness=0.4)
-    draft = tiny_model(4, vocab=VOCAB, eos=None, sharpness=0.4)
-    target = exact_joint(verifier, params)
-    assert pooled_pvalue(sampled_joint(verifier, draft, params), target) > 1e-3
-    # Power: the draft's own samples differ detectably from the verifier's law.
-    draft_only = torch.zeros(VOCAB * VOCAB)
-    for seed in range(N):
-        tokens, _, _ = decode(draft, None, PROMPT, max_new_tokens=2, schedule=DraftSchedule(), params=params, seed=seed)
-        draft_only[tokens[0] * VOCAB + tokens[1]] += 1
-    assert pooled_pvalue(draft_only, target) < 1e-3
+def wrong_laws(case: Case, verifier, draft) -> dict[str, np.ndarray]:
+    """Laws that differ from the verifier's warped law, which a powerful test must reject."""
+    prompt = list(case.prompt)
+    hotter = {**case.warp, "temperature": case.warp["temperature"] * 1.5}
+    laws = {"verifier at 1.5x the temperature": exact_joint(verifier, prompt, LENGTH, **hotter)}
+    if case.uses_draft_model:
+        laws["the draft model's law"] = exact_joint(draft, prompt, LENGTH, **case.warp)
+    if set(case.warp) != {"temperature"}:
+        unwarped = {"temperature": case.warp["temperature"]}
+        laws["verifier without top-k/top-p"] = exact_joint(verifier, prompt, LENGTH, **unwarped)
+    return laws
 
 
-def test_prompt_lookup_samples_follow_verifier_distribution():
-    """Copied drafts have one-hot draft distributions; the exact rule keeps them lossless."""
-    params = SamplingParams(temperature=1.0)
-    verifier = tiny_model(3, vocab=VOCAB, eos=None, sharpness=0.4)
-    prompt = [1, 4, 2, 5, 1, 4]  # the suffix [1, 4] recurs: every generation starts with the draft [2, 5, 1]
-    drafter = PromptLookupDrafter(VOCAB, max_ngram=2)
-    assert pooled_pvalue(sampled_joint(verifier, None, params, prompt, drafter), exact_joint(verifier, params, prompt)) > 1e-3
+@pytest.mark.parametrize("name", CASES)
+def test_joint_law_of_first_tokens_is_the_verifiers(models, name):
+    case = CASES[name]
+    verifier, draft = models
+    tokenizer = byte_tokenizer()
+    pipe = Pipeline(draft=(draft, tokenizer), verifier=(verifier, tokenizer), dtype="fp32")
+    samples = sample(pipe, case)
+    assert_every_branch_ran(samples)
+    p_value = pooled_pvalue(samples.counts, exact_joint(verifier, list(case.prompt), LENGTH, **case.warp))
+    assert p_value > ALPHA, f"the first {LENGTH} tokens do not follow the verifier's law (p = {p_value:.3g})"
+    for law_name, law in wrong_laws(case, verifier, draft).items():
+        p_wrong = pooled_pvalue(samples.counts, law)
+        assert p_wrong < WRONG_ALPHA, f"the test cannot tell {law_name} apart (p = {p_wrong:.3g})"

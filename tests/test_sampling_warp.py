@@ -15,13 +15,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-
 from reference_sampling import reference_warp
+from transformers.generation.logits_process import (
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
 from verispec.sampling import SamplingParams, warp_probs
 
 SETTINGS = [
-    dict(temperature=t, top_k=k, top_p=p)
+    {"temperature": t, "top_k": k, "top_p": p}
     for t in (0.3, 1.0, 2.5)
     for k in (0, 1, 3, 7, 11, 50)
     for p in (1e-6, 0.3, 0.75, 0.95, 1.0)
@@ -113,12 +117,12 @@ def test_edge_settings(temperature):
     np.testing.assert_allclose(engine_warp(logits, temperature=temperature, top_k=1), one_hot, atol=1e-7)
     np.testing.assert_allclose(engine_warp(logits, temperature=temperature, top_p=1e-9), one_hot, atol=1e-7)
     softmax = reference_warp(logits, temperature)
-    for off in (dict(top_p=1.0), dict(top_k=12), dict(top_k=1000), dict(top_k=0)):
+    for off in ({"top_p": 1.0}, {"top_k": 12}, {"top_k": 1000}, {"top_k": 0}):
         np.testing.assert_allclose(engine_warp(logits, temperature=temperature, **off), softmax, atol=1e-6)
     # A copied (prompt-lookup) draft's logits: one finite entry, the rest -inf, stay one-hot.
     copied = np.full(12, -np.inf)
     copied[5] = 0.0
-    for warp in (dict(), dict(top_k=3), dict(top_p=0.5), dict(top_k=2, top_p=0.9)):
+    for warp in ({}, {"top_k": 3}, {"top_p": 0.5}, {"top_k": 2, "top_p": 0.9}):
         np.testing.assert_allclose(engine_warp(copied, temperature=temperature, **warp), np.eye(12)[5])
         np.testing.assert_allclose(reference_warp(copied, temperature, **warp), np.eye(12)[5])
 

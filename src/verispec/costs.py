@@ -25,7 +25,10 @@ def verify_cost(measured: Mapping[int, float], tokens: int) -> float | None:
     """The cost of one forward over ``tokens`` new tokens, interpolated from measured lengths.
 
     Linear between the nearest measured lengths; beyond the longest, the last slope continues
-    (never below the longest measured cost); below the shortest, that cost. None if nothing is measured.
+    (never below the longest measured cost); below the shortest, in proportion to the length. The
+    last is optimistic on purpose: a length that was never run (a round without a draft, where
+    only longer verifications were seen) looks cheap enough to be tried once, and is measured
+    then. None if nothing is measured.
     """
     points = sorted(measured.items())
     if not points:
@@ -35,7 +38,8 @@ def verify_cost(measured: Mapping[int, float], tokens: int) -> float | None:
     below = [(k, t) for k, t in points if k < tokens]
     above = [(k, t) for k, t in points if k > tokens]
     if not below:
-        return above[0][1]
+        shortest, cost = above[0]
+        return cost * tokens / shortest
     if above:
         (k0, t0), (k1, t1) = below[-1], above[0]
         return t0 + (t1 - t0) * (tokens - k0) / (k1 - k0)

@@ -108,7 +108,7 @@ class Method:
             raise ConfigError(f"method {self.name!r}: drafter must be one of {', '.join(DRAFTERS)}, got {self.drafter()!r}")
         if self.ngram() < 1:
             raise ConfigError(f"method {self.name!r}: ngram must be >= 1, got {self.ngram()}")
-        if self.cost_aware() and self._drafting("adaptive", DEFAULT_ADAPTIVE):
+        if self.options.get("cost_aware") and self.options.get("adaptive"):
             raise ConfigError(f"method {self.name!r}: choose one draft schedule, adaptive=true or cost_aware=true")
 
     @property
@@ -155,9 +155,15 @@ class Method:
         max_gamma = self._drafting("max_gamma", max(DraftSchedule.max_gamma, gamma))
         return DraftSchedule(gamma=gamma, adaptive=self._drafting("adaptive", DEFAULT_ADAPTIVE), max_gamma=max_gamma)
 
-    def cost_aware(self) -> bool:
-        """Whether the draft length is re-chosen every round from measured costs (see :mod:`verispec.costs`)."""
-        return bool(self._drafting("cost_aware", False))
+    def cost_aware(self, default: bool = False) -> bool:
+        """Whether the draft length is re-chosen every round from measured costs (see :mod:`verispec.costs`).
+
+        As given; else ``default`` (the pipeline's choice for its backend: on where verifying
+        several tokens costs much more than one) unless ``adaptive=true`` was given.
+        """
+        if "cost_aware" in self.options:
+            return bool(self.options["cost_aware"])
+        return default and not self.options.get("adaptive", False)
 
     def stop_below(self) -> float:
         return float(self._drafting("stop_below", DEFAULT_STOP_BELOW))

@@ -8,29 +8,32 @@ collaborative methods (CoSD and its baselines) run the draft with the verifier, 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from verispec.backends import ModelBackend, TransformersBackend
+from verispec.backends import ModelBackend
 from verispec.cosd.decoding import FusionRounds
 from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
 from verispec.engine import Engine, RoundRecord, RoundStrategy, SoloRounds, SpeculativeRounds
 from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
 from verispec.methods import FusionContext, Method, RuleContext, cross_vocabulary_methods
+from verispec.models.handles import AUTO, LLAMA_CPP, ModelHandle, check_backend, choose_backend, open_model
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
 from verispec.schedule import CostAwareSchedule, DraftSchedule
 from verispec.stats import GenerationStats, committed_records, summarize
 from verispec.text import TextTracker
-from verispec.tokens import Prompt, encode_prompt, eos_token_ids, same_vocabulary
+from verispec.tokens import Prompt, encode_prompt, same_vocabulary
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DEFAULT_DTYPE = "bf16"
 
-ModelSource = str | tuple[PreTrainedModel, PreTrainedTokenizerBase]
+# A name or path, a torch model with its tokenizer, or (for llama.cpp) a GGUF path with its tokenizer.
+ModelSource = str | tuple[PreTrainedModel | str, PreTrainedTokenizerBase]
 
 
 @dataclass(frozen=True)
@@ -80,36 +83,19 @@ class StreamChunk:
     pieces: list[str] = field(default_factory=list)
 
 
-@dataclass
-class ModelHandle:
-    """A loaded causal LM with its tokenizer and a backend built on first use."""
-
-    name: str
-    model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
-    _backend: TransformersBackend | None = field(default=None, repr=False)
-    _eos: frozenset[int] | None = field(default=None, repr=False)
-
-    @property
-    def backend(self) -> TransformersBackend:
-        if self._backend is None:
-            self._backend = TransformersBackend(self.model, name=self.name)
-        return self._backend
-
-    @property
-    def eos_token_ids(self) -> frozenset[int]:
-        if self._eos is None:
-            self._eos = eos_token_ids(self.model, self.tokenizer)
-        return self._eos
-
-
 class Pipeline:
     """A draft model and a verifier model, loaded once, and every decoding method over them.
 
-    Models are given by registry name, local path or Hugging Face id (loaded on first use), or as
-    ``(model, tokenizer)`` pairs already in memory. ``assistants`` are extra models that only
-    collaborative methods use (after the verifier, which is assistant 1). One generation runs at
-    a time per pipeline.
+    Models are given by registry name, GGUF file, local path or Hugging Face id (loaded on first
+    use), or as ``(model, tokenizer)`` pairs already in memory. ``assistants`` are extra models that
+    only collaborative methods use (after the verifier, which is assistant 1). One generation runs
+    at a time per pipeline.
+
+    ``backend`` runs the models in ``"torch"`` (transformers, any device, ``dtype``) or
+    ``"llama.cpp"`` (GGUF files on the CPU, several times faster there); ``"auto"`` picks llama.cpp
+    on a CPU for models with a GGUF file when it is installed and ``dtype`` is not given. A dict
+    such as ``{"draft": "llama.cpp", "verifier": "torch"}`` chooses per role (``"assistantN"`` for
+    extra assistants); models that share a tokenizer may run on different backends.
     """
 
     def __init__(
@@ -117,20 +103,26 @@ class Pipeline:
         draft: ModelSource | None = None,
         verifier: ModelSource | None = None,
         *,
-        dtype: str = "bf16",
+        dtype: str | None = None,
         device: str = "cpu",
         assistants: Sequence[ModelSource] = (),
+        backend: str | Mapping[str, str] = AUTO,
     ) -> None:
         from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 
-        if dtype not in DTYPES:
+        if dtype is not None and dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        self.dtype = dtype
+        self._dtype_given = dtype is not None
+        self.dtype = dtype or DEFAULT_DTYPE
         self.device = device
+        self._backends = _backend_per_role(backend)
         self._sources = {"draft": draft or DEFAULT_DRAFT, "verifier": verifier or DEFAULT_VERIFIER}
         # The verifier is assistant 1, so the extra ones are numbered from 2.
         self._extra = [f"assistant{k}" for k in range(2, len(assistants) + 2)]
         self._sources.update(zip(self._extra, assistants))
+        unknown = set(self._backends) - {"*", *self._sources}
+        if unknown:
+            raise ConfigError(f"backend given for {', '.join(sorted(unknown))}, but the roles are {', '.join(self._sources)}")
         self._handles: dict[str, ModelHandle] = {}
         self._fusions: dict[str, FusionRounds] = {}
         self._vocab_checked = False
@@ -240,8 +232,12 @@ class Pipeline:
         )
 
     def _schedule(self, method: Method, draft: ModelBackend | None) -> DraftSchedule | CostAwareSchedule:
-        """The method's draft-length schedule; a cost-aware one reads the running models' clocks."""
-        if not method.cost_aware():
+        """The method's draft-length schedule; a cost-aware one reads the running models' clocks.
+
+        Cost-aware is the default on llama.cpp, where verifying k tokens costs nearly k single
+        steps on a CPU and the draft model rarely pays: there ``sd`` must know when not to draft.
+        """
+        if not method.cost_aware(default=self.verifier.runtime == LLAMA_CPP):
             return method.schedule()
         return CostAwareSchedule(method.schedule(), self.verifier.backend.clock, draft.clock if draft else None)
 
@@ -268,19 +264,62 @@ class Pipeline:
                     f"{limit}; shorten the prompt to fewer than {limit} tokens"
                 )
 
+    def clear_prefix_caches(self) -> None:
+        """Start the next generation cold: drop the prompt prefixes backends keep for reuse, so
+        that benchmarks time every generation on equal terms (loads nothing)."""
+        for handle in self._handles.values():
+            handle.backend.clear_prefix_cache()
+
+    def on_backend(self, backend: str) -> Pipeline:
+        """A pipeline of the same models, dtype and device on ``backend`` (nothing loads until used)."""
+        sources = self._sources
+        return Pipeline(
+            sources["draft"], sources["verifier"], dtype=self.dtype if self._dtype_given else None,
+            device=self.device, assistants=[sources[role] for role in self._extra], backend=backend,
+        )
+
+    def runtime(self) -> dict[str, Any]:
+        """Where the models run, for results files: the backend per role, the torch dtype, the device."""
+        return {"backend": self.backend_label(), "dtype": self.dtype, "device": self.device}
+
+    def backend_label(self) -> str:
+        """``"llama.cpp"`` when every role runs there (likewise ``"torch"``), else ``"draft=llama.cpp,verifier=torch"``."""
+        chosen = {role: self.backend_of(role) for role in self._sources}
+        if len(set(chosen.values())) == 1:
+            return next(iter(chosen.values()))
+        return ",".join(f"{role}={name}" for role, name in chosen.items())
+
+    def backend_of(self, role: str) -> str:
+        """The backend ``role`` runs on (``"torch"`` or ``"llama.cpp"``); loads nothing."""
+        source = self._sources[role]
+        requested = self._backends.get(role, self._backends.get("*", AUTO))
+        if isinstance(source, tuple) and not isinstance(source[0], str):
+            if requested not in (AUTO, "torch"):
+                raise ConfigError(f"the {role} is a torch model in memory; it cannot run on {requested}")
+            return "torch"
+        name = source[0] if isinstance(source, tuple) else source
+        return choose_backend(name, requested, device=self.device, dtype_given=self._dtype_given)
+
     def _handle(self, role: str) -> ModelHandle:
         if role not in self._handles:
-            self._handles[role] = self._load(self._sources[role])
+            self._handles[role] = self._load(role)
         return self._handles[role]
 
-    def _load(self, source: ModelSource) -> ModelHandle:
-        if isinstance(source, tuple):
+    def _load(self, role: str) -> ModelHandle:
+        source, backend = self._sources[role], self.backend_of(role)
+        if isinstance(source, tuple) and not isinstance(source[0], str):
             model, tokenizer = source
             return ModelHandle(getattr(model.config, "name_or_path", "") or "in-memory", model, tokenizer)
-        from verispec.models.loading import load_model
+        name, tokenizer = source if isinstance(source, tuple) else (source, None)
+        return open_model(name, backend=backend, dtype=DTYPES[self.dtype], device=self.device, tokenizer=tokenizer)
 
-        loaded = load_model(source, dtype=DTYPES[self.dtype], device=self.device)
-        return ModelHandle(loaded.name, loaded.model, loaded.tokenizer)
+
+def _backend_per_role(backend: str | Mapping[str, str]) -> dict[str, str]:
+    """``{"*": name}`` for one backend for all roles, else the per-role mapping, each name checked."""
+    chosen = {"*": backend} if isinstance(backend, str) else dict(backend)
+    for name in chosen.values():
+        check_backend(name)
+    return chosen
 
 
 def stream_rounds(

@@ -9,14 +9,14 @@ from verispec.methods import Method
 
 
 def test_prompt_set_has_four_of_each_category_with_unique_ids():
-    assert len(PROMPTS) >= 12
-    assert {c: sum(p.category == c for p in PROMPTS) for c in CATEGORIES} == {"math": 4, "code": 4, "chat": 4}
+    assert len(PROMPTS) >= 16
+    assert {c: sum(p.category == c for p in PROMPTS) for c in CATEGORIES} == {"math": 4, "code": 4, "chat": 4, "copy": 4}
     assert len({p.id for p in PROMPTS}) == len(PROMPTS)
     assert all(p.messages() == [{"role": "user", "content": p.text}] for p in PROMPTS)
 
 
 def test_limit_takes_prompts_round_robin_over_categories():
-    assert [p.category for p in select_prompts(limit=4)] == ["math", "code", "chat", "math"]
+    assert [p.category for p in select_prompts(limit=5)] == ["math", "code", "chat", "copy", "math"]
     assert len(select_prompts()) == len(PROMPTS)
 
 
@@ -30,11 +30,11 @@ def test_categories_filter_and_errors():
 
 def test_default_methods_parse_and_sd_settings_come_from_the_library():
     methods = parse_methods(DEFAULT_METHODS)
-    assert [m.label for m in methods] == ["verifier", "draft", "sd", "hf-assisted"]
+    assert [m.label for m in methods] == ["verifier", "draft", "sd", "sd:drafter=lookup", "hf-assisted"]
     sd = methods[2].settings()
     assert sd["schedule"]["gamma"] == Method.parse("sd").schedule().gamma
     assert sd["rule"]["class"] == "ExactRule"
-    assert methods[3].is_peer and methods[3].speculative and not methods[0].speculative
+    assert methods[4].is_peer and methods[4].speculative and not methods[0].speculative
 
 
 def test_method_options_and_peer_options():

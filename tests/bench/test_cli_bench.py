@@ -22,7 +22,8 @@ def test_prints_table_and_writes_json(tiny, tmp_path, capsys):
     assert "ceiling 1/c" in stdout and "2 prompts x 1 repeat(s)" in stdout and f"results: {out}" in stdout
     payload = json.loads(out.read_text())
     assert payload["command"][:2] == ["verispec", "bench"] and "--limit" in payload["command"]
-    assert [m["method"] for m in payload["summary"]["methods"]] == ["verifier", "draft", "sd", "hf-assisted"]
+    # In-memory models have no GGUF file, so llama.cpp's own decoding is not among the defaults.
+    assert [m["method"] for m in payload["summary"]["methods"]] == ["verifier", "draft", "sd", "sd:drafter=lookup", "hf-assisted"]
     assert payload["settings"]["warmup"] is False
 
 

@@ -103,7 +103,7 @@ def test_eval_cli_passes_collaborative_methods_and_assistants(monkeypatch, tmp_p
     methods = "verifier,cosd-rule,cosd-tree:tree=runs/t.json,gamma=3,avg,co-llm:classifier=runs/c.json"
     assert main(["eval", "--tasks", "fake_echo", "--methods", methods, "--out", str(tmp_path), "--assistant", "m3"]) == 0
     assert seen[0].methods == ("verifier", "cosd-rule", "cosd-tree:tree=runs/t.json,gamma=3", "avg", "co-llm:classifier=runs/c.json")
-    assert seen[0].assistants == ("m3",) and seen[0].settings().assistants == ["m3"]
+    assert seen[0].assistants == ("m3",) and seen[0].settings("torch").assistants == ["m3"]
 
 
 class _Done:

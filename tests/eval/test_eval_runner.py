@@ -106,11 +106,22 @@ class FailingPipeline:
             raise KeyboardInterrupt
         return self.pipeline.generate(*args, **kwargs)
 
+    def backend_label(self) -> str:
+        return self.pipeline.backend_label()
+
+    def clear_prefix_caches(self) -> None:
+        self.pipeline.clear_prefix_caches()
+
     def writer(self, method):
         return self.pipeline.writer(method)
 
 
 class UnusablePipeline:
+    """Says where it would run (the run's settings record it) and nothing else."""
+
+    def backend_label(self) -> str:
+        return "torch"
+
     def __getattr__(self, name):
         raise AssertionError("the pipeline must not be used")
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tiny_gguf import write_tiny_gguf
 
 from verispec.models import cache
 from verispec.models.registry import REGISTRY, EmbeddedModel, WheelPart
 
 FAKE_NAME = "tiny-test-model"
-CHAT_TEMPLATE = "{% for m in messages %}<|im_start|>{{ m['content'] }}<|im_end|>{% endfor %}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,75 +137,20 @@ def fake_model(make_fake_model: Callable[..., FakeModel]) -> FakeModel:
     return make_fake_model(bytes(range(256)) * 41 + b"tail")
 
 
-def _write_tiny_gguf(path: Path, *, chat_template: str | None = CHAT_TEMPLATE) -> None:
-    """Write a tiny random Qwen2 GGUF (F32 tensors, 32-token BPE vocabulary) to ``path``."""
-    gguf = pytest.importorskip("gguf")
-    import numpy as np
-
-    vocab = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "Ġ", "ab", "Ġa"]
-    vocab += [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    hidden, layers, ffn, heads, kv_heads = 32, 2, 64, 4, 2
-    kv_dim = kv_heads * hidden // heads
-    writer = gguf.GGUFWriter(str(path), "qwen2")
-    writer.add_context_length(128)
-    writer.add_embedding_length(hidden)
-    writer.add_block_count(layers)
-    writer.add_feed_forward_length(ffn)
-    writer.add_head_count(heads)
-    writer.add_head_count_kv(kv_heads)
-    writer.add_rope_freq_base(10000.0)
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
-    writer.add_token_list(vocab)
-    writer.add_token_types([3, 3, 3] + [1] * (len(vocab) - 3))
-    writer.add_token_merges(["a b", "Ġ a"])
-    writer.add_bos_token_id(0)
-    writer.add_eos_token_id(2)
-    if chat_template is not None:
-        writer.add_chat_template(chat_template)
-    rng = np.random.default_rng(0)
-    shapes = {"token_embd.weight": (len(vocab), hidden), "output.weight": (len(vocab), hidden)}
-    for i in range(layers):
-        shapes |= {
-            f"blk.{i}.attn_q.weight": (hidden, hidden),
-            f"blk.{i}.attn_q.bias": (hidden,),
-            f"blk.{i}.attn_k.weight": (kv_dim, hidden),
-            f"blk.{i}.attn_k.bias": (kv_dim,),
-            f"blk.{i}.attn_v.weight": (kv_dim, hidden),
-            f"blk.{i}.attn_v.bias": (kv_dim,),
-            f"blk.{i}.attn_output.weight": (hidden, hidden),
-            f"blk.{i}.ffn_gate.weight": (ffn, hidden),
-            f"blk.{i}.ffn_up.weight": (ffn, hidden),
-            f"blk.{i}.ffn_down.weight": (hidden, ffn),
-        }
-    for name, shape in shapes.items():
-        writer.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
-    norms = ["output_norm.weight"] + [
-        f"blk.{i}.{n}_norm.weight" for i in range(layers) for n in ("attn", "ffn")
-    ]
-    for name in norms:
-        writer.add_tensor(name, np.ones(hidden, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
 @pytest.fixture(scope="session")
 def tiny_gguf_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The bytes of a tiny Qwen2 GGUF whose chat template is CHAT_TEMPLATE."""
     path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    _write_tiny_gguf(path)
-    return path.read_bytes()
+    pytest.importorskip("gguf")
+    return write_tiny_gguf(path).read_bytes()
 
 
 @pytest.fixture(scope="session")
 def tiny_gguf_without_template_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The bytes of the same tiny GGUF without a chat template."""
     path = tmp_path_factory.mktemp("gguf") / "no-template.gguf"
-    _write_tiny_gguf(path, chat_template=None)
-    return path.read_bytes()
+    pytest.importorskip("gguf")
+    return write_tiny_gguf(path, chat_template=None).read_bytes()
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,15 @@ class ModelBackend(ABC):
     def identity(self) -> ModelIdentity:
         """The model's name and shape, for checking a judge head or a classifier trained on it."""
 
+    def clear_prefix_cache(self) -> None:
+        """Forget what ``reset`` keeps for the next prompt to reuse, if this backend keeps anything
+        (llama.cpp's prefix cache); a benchmark calls it so that every run starts cold."""
+
+    def precision(self) -> str:
+        """How the numbers are computed (``"torch.bfloat16"``, ``"gguf:<file>"``): features extracted
+        under one precision are not those of another. Backends say; the default names the class."""
+        return type(self).__name__
+
     def restrict_vocabulary(self, token_ids: torch.Tensor | None) -> bool:
         """Compute logits only for ``token_ids`` (the rest read -inf); ``None`` restores the full output.
 

@@ -37,6 +37,9 @@ class TransformersBackend(ModelBackend):
         config = self.model.config.get_text_config()
         return ModelIdentity(self.name, self.vocab_size, self.hidden_size, int(config.num_hidden_layers))
 
+    def precision(self) -> str:
+        return str(next(self.model.parameters()).dtype)
+
     def restrict_vocabulary(self, token_ids: torch.Tensor | None) -> bool:
         """Compute logits only for ``token_ids`` (the rest read -inf); ``None`` restores the full head.
 

@@ -1,4 +1,4 @@
-"""What the benchmark can run: any verispec method spec, plus Hugging Face transformers as the peer.
+"""What the benchmark can run: any verispec method spec, plus transformers and llama.cpp as peers.
 
 ``hf-assisted`` is transformers' own assisted generation (the verifier's ``generate`` with the draft
 as ``assistant_model``); ``hf-lookup`` is its prompt lookup decoding (``prompt_lookup_num_tokens``),
@@ -6,6 +6,14 @@ the peer of ``sd:drafter=lookup``; ``hf-verifier`` is the verifier's plain ``gen
 can also be compared with its own plain decoding. Options of ``hf-assisted`` set the assistant's
 generation config, e.g. ``hf-assisted:num_assistant_tokens=5,num_assistant_tokens_schedule=constant``;
 those of ``hf-lookup`` go to ``generate``, e.g. ``hf-lookup:prompt_lookup_num_tokens=5``.
+
+``llama-plain`` and ``llama-lookup`` are llama-cpp-python's own greedy and prompt-lookup decoding
+of the verifier's GGUF (``llama-lookup:num_pred_tokens=10``); ``llama-speculative`` is llama.cpp's
+own draft-model speculative decoding program (``llama-speculative:draft_max=8,p_min=0.75``; built
+by ``benchmarks/build-llama-tools.sh``).
+
+A verispec method spec may end in ``@torch`` or ``@llama.cpp`` to run on that backend instead of
+the benchmark's own (``sd@torch`` beside ``sd`` on llama.cpp), so backends compare in one run.
 """
 
 from __future__ import annotations
@@ -14,8 +22,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from verispec.bench.llamacpp_peer import LLAMA_LOOKUP, LLAMA_PLAIN, LOOKUP_DEFAULTS, LOOKUP_OPTIONS, has_gguf
+from verispec.bench.llamacpp_tools import LLAMA_SPECULATIVE, SPECULATIVE_FLAGS
 from verispec.errors import ConfigError
 from verispec.methods import Method
+from verispec.models.handles import LLAMA_CPP, TORCH, ModelHandle
 
 BASELINE = "verifier"
 DRAFT_ONLY = "draft"
@@ -23,7 +34,14 @@ HF_ASSISTED = "hf-assisted"
 HF_LOOKUP = "hf-lookup"
 HF_VERIFIER = "hf-verifier"
 PEERS = (HF_ASSISTED, HF_LOOKUP, HF_VERIFIER)  # transformers' own generation
-DEFAULT_METHODS = (BASELINE, DRAFT_ONLY, "sd", HF_ASSISTED)
+# llama-cpp-python's own generation (bench/llamacpp_peer.py) and llama.cpp's speculative program (llamacpp_tools.py)
+LLAMA_PEERS = (LLAMA_PLAIN, LLAMA_LOOKUP, LLAMA_SPECULATIVE)
+DEFAULT_METHODS = (BASELINE, DRAFT_ONLY, "sd", "sd:drafter=lookup", HF_ASSISTED)
+
+
+def default_methods(verifier: ModelHandle) -> tuple[str, ...]:
+    """The default comparison: where llama.cpp can run the verifier's GGUF, its own decoding is a peer too."""
+    return (*DEFAULT_METHODS, LLAMA_PLAIN) if has_gguf(verifier) else DEFAULT_METHODS
 
 HF_ASSISTANT_OPTIONS: dict[str, type] = {
     "num_assistant_tokens": int,
@@ -44,6 +62,7 @@ class BenchMethod:
     method: Method | None = None
     peer: str | None = None
     peer_options: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None  # None: the benchmark's own backend
 
     @property
     def is_peer(self) -> bool:
@@ -54,15 +73,17 @@ class BenchMethod:
         """True when a draft proposes tokens that the verifier checks."""
         if self.method is not None:
             return self.method.spec.speculative
-        return self.peer in (HF_ASSISTED, HF_LOOKUP)
+        return self.peer in (HF_ASSISTED, HF_LOOKUP, LLAMA_LOOKUP, LLAMA_SPECULATIVE)
 
     def settings(self) -> dict[str, Any]:
         """The resolved settings, defaults included, for the results file."""
         if self.method is None:
-            return {"kind": "transformers", "peer": self.peer, "options": dict(self.peer_options)}
+            kinds = {LLAMA_PLAIN: "llama-cpp-python", LLAMA_LOOKUP: "llama-cpp-python", LLAMA_SPECULATIVE: "llama.cpp"}
+            kind = kinds.get(self.peer, "transformers")
+            return {"kind": kind, "peer": self.peer, "options": dict(self.peer_options)}
         spec = self.method.spec
         out: dict[str, Any] = {"kind": "verispec", "method": spec.name, "options": dict(self.method.options),
-                               "lossless": spec.lossless}
+                               "lossless": spec.lossless, "backend": self.backend}
         if spec.speculative:
             rule = self.method.rule()
             out["schedule"] = asdict(self.method.schedule())
@@ -102,26 +123,44 @@ def parse_methods(specs: Sequence[str]) -> list[BenchMethod]:
     return methods
 
 
+# Prompt-lookup peers: their options (all counts, >= 1) and the defaults that match sd:drafter=lookup's.
+_LOOKUP_PEERS: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
+    HF_LOOKUP: (HF_LOOKUP_OPTIONS, HF_LOOKUP_DEFAULTS),
+    LLAMA_LOOKUP: (LOOKUP_OPTIONS, LOOKUP_DEFAULTS),
+}
+
+
 def parse_method(spec: str) -> BenchMethod:
     """One method spec: a transformers peer name with options, or any verispec method spec."""
     name, _, raw = spec.strip().partition(":")
-    if name == HF_VERIFIER:
+    if name in (HF_VERIFIER, LLAMA_PLAIN):
         if raw:
-            raise ConfigError(f"{HF_VERIFIER!r} takes no options, got {raw!r}")
-        return BenchMethod(HF_VERIFIER, peer=HF_VERIFIER)
+            raise ConfigError(f"{name!r} takes no options, got {raw!r}")
+        return BenchMethod(name, peer=name)
     if name == HF_ASSISTED:
         options = _peer_options(HF_ASSISTED, raw, HF_ASSISTANT_OPTIONS)
         schedule = options.get("num_assistant_tokens_schedule")
         if schedule is not None and schedule not in _SCHEDULES:
             raise ConfigError(f"{HF_ASSISTED}: num_assistant_tokens_schedule must be one of {', '.join(_SCHEDULES)}")
         return BenchMethod(_label(HF_ASSISTED, options), peer=HF_ASSISTED, peer_options=options)
-    if name == HF_LOOKUP:
-        options = _peer_options(HF_LOOKUP, raw, HF_LOOKUP_OPTIONS)
+    if name in _LOOKUP_PEERS:
+        allowed, defaults = _LOOKUP_PEERS[name]
+        options = _peer_options(name, raw, allowed)
         if any(value < 1 for value in options.values()):
-            raise ConfigError(f"{HF_LOOKUP}: {', '.join(HF_LOOKUP_OPTIONS)} must be >= 1, got {options}")
-        return BenchMethod(_label(HF_LOOKUP, options), peer=HF_LOOKUP, peer_options={**HF_LOOKUP_DEFAULTS, **options})
+            raise ConfigError(f"{name}: {', '.join(allowed)} must be >= 1, got {options}")
+        return BenchMethod(_label(name, options), peer=name, peer_options={**defaults, **options})
+    if name == LLAMA_SPECULATIVE:
+        options = _peer_options(LLAMA_SPECULATIVE, raw, {key: kind for key, (_, kind) in SPECULATIVE_FLAGS.items()})
+        if options.get("draft_max", 1) < 1 or options.get("draft_min", 0) < 0 or not 0 <= options.get("p_min", 0) <= 1:
+            raise ConfigError(f"{LLAMA_SPECULATIVE}: need draft_max >= 1, draft_min >= 0, 0 <= p_min <= 1, got {options}")
+        return BenchMethod(_label(LLAMA_SPECULATIVE, options), peer=LLAMA_SPECULATIVE, peer_options=options)
+    spec, at, backend = spec.strip().rpartition("@") if "@" in spec else (spec, "", "")
     method = Method.parse(spec)
-    return BenchMethod(method.label(), method=method)
+    if not at:
+        return BenchMethod(method.label(), method=method)
+    if backend not in (TORCH, LLAMA_CPP):
+        raise ConfigError(f"{spec}@{backend}: a method runs @{TORCH} or @{LLAMA_CPP}")
+    return BenchMethod(f"{method.label()}@{backend}", method=method, backend=backend)
 
 
 def _peer_options(peer: str, raw: str, allowed: dict[str, type]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The built-in benchmark prompts: written for verispec, in the style of GSM8K, HumanEval and MT-Bench.
 
-Four math word problems, four code tasks and four open chat requests. Each is sent as one user
+Four math word problems, four code tasks, four open chat requests, and four copy-heavy edits
+(the answer repeats most of a text or code given in the prompt, where prompt lookup drafts well). Each is sent as one user
 message through the chat template. The warm-up prompt is not part of the set: it only brings every
 method's kernels and caches to a steady state before timing starts.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from verispec.errors import ConfigError
 
-CATEGORIES = ("math", "code", "chat")
+CATEGORIES = ("math", "code", "chat", "copy")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,36 @@ PROMPTS: tuple[BenchPrompt, ...] = (
         "chat-compare-languages", "chat",
         "What are the main differences between Python and Rust, and when would you choose one over the "
         "other for a new project?",
+    ),
+    BenchPrompt(
+        "copy-rename", "copy",
+        "Rename the variable `total` to `running_sum` everywhere in this function and change nothing else. "
+        "Reply with the full function only.\n\n```python\ndef summarize(orders):\n    total = 0\n"
+        "    count = 0\n    for order in orders:\n        if order.status != \"paid\":\n            continue\n"
+        "        total += order.amount\n        count += 1\n    if count == 0:\n        return None\n"
+        "    average = total / count\n    print(f\"{count} paid orders, total {total:.2f}, average {average:.2f}\")\n"
+        "    return {\"count\": count, \"total\": total, \"average\": average}\n```",
+    ),
+    BenchPrompt(
+        "copy-spelling", "copy",
+        "Correct the spelling mistakes in this paragraph and reply with the corrected paragraph only:\n\n"
+        "Every morning the old fisherman walkd down to the harbour before sunrise. He checkd his nets, "
+        "repaird the smal holes with a needle his father had given him, and pushed his boat into the "
+        "calm watter. By the time the town woke up he was already far from the coast, listening to the "
+        "gulls and waiting pacently for the first catch of the day.",
+    ),
+    BenchPrompt(
+        "copy-table", "copy",
+        "Turn this list into a markdown table with the columns City, Country and Population, keeping "
+        "the order:\n\n- Lagos, Nigeria, 15.4 million\n- Lima, Peru, 10.9 million\n- Osaka, Japan, 19.1 million\n"
+        "- Cairo, Egypt, 21.3 million\n- Madrid, Spain, 6.7 million\n- Toronto, Canada, 6.2 million",
+    ),
+    BenchPrompt(
+        "copy-type-hints", "copy",
+        "Add type hints to every function below and change nothing else; reply with the code only.\n\n"
+        "```python\ndef parse_line(line, sep):\n    parts = line.strip().split(sep)\n    return [p.strip() for p in parts]\n\n\n"
+        "def load_rows(path, sep=\",\"):\n    with open(path) as handle:\n        return [parse_line(line, sep) for line in handle if line.strip()]\n\n\n"
+        "def column(rows, index):\n    return [row[index] for row in rows if len(row) > index]\n```",
     ),
 )
 

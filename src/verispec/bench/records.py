@@ -58,8 +58,11 @@ class RunRecord:
         return self.accepted / self.proposed if self.proposed else None
 
     @property
-    def overhead_fraction(self) -> float:
+    def overhead_fraction(self) -> float | None:
+        """None where the forward passes were not timed (a peer program timing only itself)."""
         forward = self.draft_seconds + self.verifier_seconds
+        if forward == 0 and self.new_tokens:
+            return None
         return max(0.0, 1 - forward / self.wall_seconds) if self.wall_seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:

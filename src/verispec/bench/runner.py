@@ -11,12 +11,15 @@ from typing import Any
 from tqdm import tqdm
 
 from verispec import runinfo
-from verispec.bench.methods import BASELINE, DEFAULT_METHODS, HF_ASSISTED, BenchMethod, parse_methods
+from verispec.bench.llamacpp_peer import LlamaPeers
+from verispec.bench.llamacpp_tools import LLAMA_SPECULATIVE, program_info, run_speculative
+from verispec.bench.methods import BASELINE, DEFAULT_METHODS, HF_ASSISTED, LLAMA_PEERS, PEERS, BenchMethod, parse_methods
 from verispec.bench.peer import assistant_settings, run_peer
 from verispec.bench.prompts import PROMPTS, WARMUP_PROMPT, BenchPrompt, select_prompts
 from verispec.bench.records import RunContext, RunRecord, compare_with_baseline, from_result
 from verispec.bench.summary import BenchSummary, summarize_runs
 from verispec.errors import ConfigError
+from verispec.models.handles import LLAMA_CPP, TORCH
 from verispec.pipeline import Pipeline
 from verispec.tokens import encode_prompt
 
@@ -130,7 +133,7 @@ def run_bench(
     runner = _Runner(pipe)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start, load_before = time.perf_counter(), runinfo.load_average()
-    _load_models(pipe)
+    _load_models(runner, methods)
     load_seconds = time.perf_counter() - start
     warmups = len(methods) if config.warmup else 0
     runs: list[RunRecord] = []
@@ -139,20 +142,22 @@ def run_bench(
             _warm_up(runner, methods, config.warmup_tokens, bar)
         for block, (repeat, prompt) in enumerate((r, p) for r in range(config.repeats) for p in chosen):
             runs.extend(_run_block(runner, _rotated(methods, block), prompt, repeat, config.max_new_tokens, bar))
+    runner.llama_peers.close()
     return BenchResult(
         config=config, runs=runs,
         prompts=[PromptInfo(p.id, p.category, p.text, len(runner.prompt_ids(p))) for p in chosen],
         summary=summarize_runs(runs, [m.label for m in methods]),
-        method_settings=_method_settings(pipe, methods), models=_models(pipe),
+        method_settings=_method_settings(runner, methods), models=_models(runner),
         environment=runinfo.environment(load_before), started_at=started,
         load_seconds=load_seconds, wall_seconds=time.perf_counter() - start,
     )
 
 
-def _load_models(pipe: Pipeline) -> None:
-    """Load both models now: the pipeline loads on first use, which would land inside a timed run."""
-    for handle in (pipe.verifier, pipe.draft):
-        _ = handle.backend
+def _load_models(runner: _Runner, methods: Sequence[BenchMethod]) -> None:
+    """Load every model now: a pipeline loads on first use, which would land inside a timed run."""
+    for pipe in {id(p): p for p in (runner.pipeline_for(m) for m in methods)}.values():
+        for handle in (pipe.verifier, pipe.draft):
+            _ = handle.backend
 
 
 def _warm_up(runner: _Runner, methods: Sequence[BenchMethod], max_new_tokens: int, bar: tqdm) -> None:
@@ -189,6 +194,22 @@ class _Runner:
     def __init__(self, pipe: Pipeline) -> None:
         self.pipe = pipe
         self._prompt_ids: dict[str, list[int]] = {}
+        self._siblings: dict[str, Pipeline] = {}
+        self.llama_peers = LlamaPeers()
+
+    def pipeline_for(self, method: BenchMethod) -> Pipeline:
+        """The benchmark's pipeline, or the same models on the backend the method names
+        (transformers' peers need torch models)."""
+        backend = TORCH if method.peer in PEERS else method.backend
+        if backend is None or self.pipe.backend_label() == backend:
+            return self.pipe
+        if backend not in self._siblings:
+            self._siblings[backend] = self.pipe.on_backend(backend)
+        return self._siblings[backend]
+
+    def pipelines(self) -> dict[str, Pipeline]:
+        """Every pipeline used so far, by backend label."""
+        return {self.pipe.backend_label(): self.pipe, **self._siblings}
 
     def prompt_ids(self, prompt: BenchPrompt) -> list[int]:
         if prompt.id not in self._prompt_ids:
@@ -196,25 +217,55 @@ class _Runner:
         return self._prompt_ids[prompt.id]
 
     def run(self, method: BenchMethod, prompt: BenchPrompt, ctx: RunContext, max_new_tokens: int) -> RunRecord:
+        """One generation, started cold: no prompt prefix is reused from an earlier run."""
+        pipe = self.pipeline_for(method)
+        pipe.clear_prefix_caches()
+        if method.peer == LLAMA_SPECULATIVE:
+            return run_speculative(
+                ctx, method.peer_options, pipe.verifier, pipe.draft, self.prompt_ids(prompt), max_new_tokens
+            )
+        if method.peer in LLAMA_PEERS:
+            return self.llama_peers.run(
+                ctx, method.peer, method.peer_options, pipe.verifier, self.prompt_ids(prompt), max_new_tokens
+            )
         if method.method is None:
-            return run_peer(ctx, method, self.pipe.verifier, self.pipe.draft, self.prompt_ids(prompt), max_new_tokens)
+            return run_peer(ctx, method, pipe.verifier, pipe.draft, self.prompt_ids(prompt), max_new_tokens)
         start = time.perf_counter()
-        result = self.pipe.generate(prompt.messages(), method=method.method, max_new_tokens=max_new_tokens, chat=True)
+        result = pipe.generate(prompt.messages(), method=method.method, max_new_tokens=max_new_tokens, chat=True)
         wall = time.perf_counter() - start
         return from_result(ctx, result, wall)
 
 
-def _models(pipe: Pipeline) -> dict[str, Any]:
+def _models(runner: _Runner) -> dict[str, Any]:
+    pipe = runner.pipe
     return {
-        "draft": pipe.draft.name, "verifier": pipe.verifier.name, "dtype": pipe.dtype, "device": pipe.device,
+        "draft": pipe.draft.name, "verifier": pipe.verifier.name, **pipe.runtime(),
         "eos_token_ids": sorted(pipe.verifier.eos_token_ids),
+        "backends": {label: _runtime_details(p) for label, p in runner.pipelines().items()},
     }
 
 
-def _method_settings(pipe: Pipeline, methods: Sequence[BenchMethod]) -> dict[str, dict[str, Any]]:
-    """Each method's resolved settings; for assisted generation, the assistant settings transformers used."""
+def _runtime_details(pipe: Pipeline) -> dict[str, Any]:
+    """Where a pipeline's models ran: backend, dtype and device; for llama.cpp its version and CPU kernels."""
+    details = pipe.runtime()
+    if LLAMA_CPP in details["backend"]:
+        from verispec.backends.llamacpp_backend import cpu_variant, llama_cpp_version
+
+        details |= {"llama_cpp_python": llama_cpp_version(), "cpu_kernels": cpu_variant()}
+    return details
+
+
+def _method_settings(runner: _Runner, methods: Sequence[BenchMethod]) -> dict[str, dict[str, Any]]:
+    """Each method's resolved settings: the backend it ran on, whether its draft length was
+    cost-aware there, and for assisted generation the assistant settings transformers used."""
     settings = {m.label: m.settings() for m in methods}
     for m in methods:
+        pipe = runner.pipeline_for(m)
+        settings[m.label]["ran_on"] = pipe.backend_label()
+        if m.method is not None and m.method.spec.speculative:
+            settings[m.label]["cost_aware"] = m.method.cost_aware(default=pipe.verifier.runtime == LLAMA_CPP)
         if m.peer == HF_ASSISTED:
             settings[m.label]["assistant"] = assistant_settings(pipe.draft.model, m.peer_options)
+        if m.peer == LLAMA_SPECULATIVE:
+            settings[m.label]["program"] = program_info()
     return settings

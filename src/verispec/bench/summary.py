@@ -8,7 +8,7 @@ all runs (total tokens ÷ total verifier passes; total kept ÷ total proposed), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any
@@ -40,7 +40,7 @@ class MethodSummary:
     acceptance_rate: float | None
     identical: int
     compared: int
-    overhead_fraction: float
+    overhead_fraction: float | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _method_summary(
         acceptance_rate=sum(r.accepted for r in runs) / proposed if proposed else None,
         identical=sum(1 for r in compared if r.identical),
         compared=len(compared),
-        overhead_fraction=median(r.overhead_fraction for r in runs),
+        overhead_fraction=_median_known(r.overhead_fraction for r in runs),
     )
 
 
@@ -122,3 +122,8 @@ def _cost_ratio(baseline: dict[tuple[str, str], float], draft: dict[tuple[str, s
     """Median over prompts of verifier tokens/s ÷ draft tokens/s (= draft cost per token ÷ verifier's)."""
     ratios = [baseline[k] / draft[k] for k in draft if draft[k] and k in baseline]
     return median(ratios) if ratios else None
+
+
+def _median_known(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return median(known) if known else None

@@ -29,7 +29,7 @@ def _row(m: MethodSummary, categories: list[str]) -> list[str]:
         f"{m.mean_accepted_length:.2f}" if m.mean_accepted_length is not None else "-",
         f"{m.acceptance_rate:.1%}" if m.acceptance_rate is not None else "-",
         "ref" if m.method == BASELINE else f"{m.identical}/{m.compared}",
-        f"{m.overhead_fraction:.1%}",
+        f"{m.overhead_fraction:.1%}" if m.overhead_fraction is not None else "-",
     ]
 
 

@@ -11,13 +11,14 @@ import json
 import sys
 from collections import Counter
 
+from verispec.cli.runtime import add_runtime_options, runtime_kwargs
 from verispec.cli.token_view import legend, render_tokens
 from verispec.cosd.baselines import LogisticDeferral
 from verispec.cosd.trained import ClassifierFile
 from verispec.cosd.tree import DecisionTree
 from verispec.methods import Method, get_method_spec
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES, GenerationResult, ModelHandle, Pipeline
+from verispec.pipeline import GenerationResult, ModelHandle, Pipeline
 from verispec.provenance import Provenance
 from verispec.schedule import DEFAULT_GAMMA
 
@@ -73,18 +74,17 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--assistant", action="append", default=[], help=f"assistant model (repeatable; default {DEFAULT_VERIFIER})"
     )
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_runtime_options(parser)
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    assistants = args.assistant or [DEFAULT_VERIFIER]
+    return Pipeline(args.draft, assistants[0], assistants=assistants[1:], **runtime_kwargs(args))
 
 
 def _load(args: argparse.Namespace) -> tuple[ModelHandle, list[ModelHandle]]:
-    from verispec.models.loading import load_model
-
-    def handle(name: str) -> ModelHandle:
-        loaded = load_model(name, dtype=DTYPES[args.dtype], device=args.device)
-        return ModelHandle(loaded.name, loaded.model, loaded.tokenizer)
-
-    return handle(args.draft), [handle(name) for name in args.assistant or [DEFAULT_VERIFIER]]
+    pipe = _pipeline(args)
+    return pipe.draft, pipe.assistants
 
 
 def _method(args: argparse.Namespace) -> Method:
@@ -100,8 +100,7 @@ def _method(args: argparse.Namespace) -> Method:
 
 def run_generate(args: argparse.Namespace) -> int:
     method = _method(args)
-    assistants = args.assistant or [DEFAULT_VERIFIER]
-    pipe = Pipeline(args.draft, assistants[0], assistants=assistants[1:], dtype=args.dtype, device=args.device)
+    pipe = _pipeline(args)
     options = {"method": method, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
                "seed": args.seed, "chat": not args.raw}
     if args.json:

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from verispec.cli.runtime import add_runtime_options, runtime_kwargs
 from verispec.errors import ConfigError
 from verispec.eval import available_tasks
 from verispec.eval.records import BrokenRecordWarning
@@ -16,7 +17,6 @@ from verispec.eval.remaining import format_remaining, remaining_work
 from verispec.eval.runner import RunConfig, run_eval
 from verispec.methods import available_methods
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES
 
 DEFAULT_METHODS = "verifier,draft,sd"
 
@@ -46,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--assistant", action="append", default=[], metavar="MODEL",
                         help="an extra assistant for collaborative methods (cosd-rule, cosd-tree, avg, co-llm), "
                         "after the verifier; repeatable")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_runtime_options(parser)
     parser.add_argument("--warmup-tokens", type=int, default=16, help="one unrecorded generation per method first (0: none)")
     parser.add_argument("--retime", action="store_true",
                         help="also rerun finished samples whose timing is not known to be clean (other processes "
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the evaluation; Ctrl-C stops it cleanly and the same command resumes it."""
     config = RunConfig(
         tasks=tuple(split_specs(args.tasks)), methods=tuple(split_specs(args.methods or [DEFAULT_METHODS])),
-        out=args.out, draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device,
+        out=args.out, draft=args.draft, verifier=args.verifier, **runtime_kwargs(args),
         split=args.split, limit=args.limit, seed=args.seed, temperature=args.temperature,
         max_new_tokens=args.max_new_tokens, turns=args.turns, warmup_tokens=args.warmup_tokens,
         progress=not args.no_progress, assistants=tuple(args.assistant), retime=args.retime,

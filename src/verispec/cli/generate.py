@@ -7,10 +7,11 @@ import json
 import sys
 from collections import Counter
 
+from verispec.cli.runtime import add_runtime_options, runtime_kwargs
 from verispec.cli.token_view import legend, render_tokens
 from verispec.methods import available_methods
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES, GenerationResult, Pipeline
+from verispec.pipeline import GenerationResult, Pipeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_runtime_options(parser)
     parser.add_argument("--raw", action="store_true", help="continue the text as is, without the chat template")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--show-tokens", action="store_true", help="colour each token by why it was committed")
@@ -40,9 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipe = Pipeline(
-        draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device, assistants=args.assistant
-    )
+    pipe = Pipeline(draft=args.draft, verifier=args.verifier, assistants=args.assistant, **runtime_kwargs(args))
     options = dict(
         method=args.method, gamma=args.gamma, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, seed=args.seed, stop=args.stop, chat=not args.raw,

@@ -7,10 +7,11 @@ import ipaddress
 import os
 import sys
 
+from verispec.cli.runtime import add_runtime_options, runtime_kwargs
 from verispec.errors import VerispecError
 from verispec.methods import available_methods
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES, Pipeline
+from verispec.pipeline import Pipeline
 
 API_KEY_ENV = "VERISPEC_API_KEY"
 
@@ -44,8 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="max_tokens for requests that give none (default: %(default)s)")
     parser.add_argument("--queue-size", type=int, default=64,
                         help="requests that may wait behind the running one; more get 429 (default: %(default)s)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_runtime_options(parser)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and config.api_key is None:
         print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
               f"set --api-key or ${API_KEY_ENV}", file=sys.stderr)
-    pipe = Pipeline(draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device)
+    pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
     app = create_app(pipe, config)
     print(f"verispec: {pipe.draft.name} drafting for {pipe.verifier.name}, default method {config.method}; "
           f"playground at http://{args.host}:{args.port}/, API at http://{args.host}:{args.port}/v1", file=sys.stderr)

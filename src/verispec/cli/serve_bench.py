@@ -9,8 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from verispec.cli.runtime import add_runtime_options, runtime_argv, runtime_kwargs
 from verispec.cli.serve import ServerDependencyError
-from verispec.pipeline import DTYPES, Pipeline
+from verispec.pipeline import Pipeline
 
 SMALL_MODEL = "smollm2-135m-instruct"
 DEFAULT_OUT = Path("benchmarks") / "results" / "server-load.json"
@@ -33,8 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--waves", type=int, default=2, help="rounds of concurrent requests (default: %(default)s)")
     parser.add_argument("--max-tokens", type=int, default=32, help="per request (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s, greedy)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu")
+    add_runtime_options(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.set_defaults(func=run)
 
@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     config = LoadConfig(clients=args.clients, waves=args.waves, max_tokens=args.max_tokens, method=args.method,
                         temperature=args.temperature)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
-    pipe = Pipeline(draft=args.draft, verifier=args.verifier, dtype=args.dtype, device=args.device)
-    settings = {"draft": args.draft, "verifier": args.verifier, "dtype": args.dtype, "device": args.device}
+    pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
+    settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
     results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
     _write(results, args.out)
     print(_report(results))
@@ -91,5 +91,5 @@ def _command(args: argparse.Namespace) -> list[str]:
     return [
         "verispec", "serve-bench", "--draft", args.draft, "--verifier", args.verifier, "--method", args.method,
         "--clients", str(args.clients), "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
-        "--temperature", str(args.temperature), "--dtype", args.dtype, "--device", args.device, "--out", str(args.out),
+        "--temperature", str(args.temperature), *runtime_argv(args), "--out", str(args.out),
     ]

@@ -228,6 +228,7 @@ class RunSettings:
     max_new_tokens: int | None  # None: each task's default
     turns: int
     assistants: list[str] = field(default_factory=list)  # extra assistants of collaborative methods
+    backend: str = "torch"  # as Pipeline.backend_label() says; runs made before llama.cpp ran on torch
 
     def differences(self, other: RunSettings) -> list[str]:
         """``name: ours vs theirs`` for every field that differs."""
@@ -297,7 +298,7 @@ def open_manifest(run_dir: Path, settings: RunSettings) -> RunManifest:
     if differences:
         raise RunSettingsMismatchError(
             f"{run_dir} was run with other settings ({'; '.join(differences)}). A run resumes only with the "
-            "same models, dtype, device, split, seed and decoding settings (tasks and methods may be added); "
+            "same models, backend, dtype, device, split, seed and decoding settings (tasks and methods may be added); "
             "choose another --out for new settings"
         )
     return manifest

@@ -47,7 +47,7 @@ def remaining_work(config: RunConfig) -> list[RemainingRow]:
     Checks names, data and the run directory's settings as a real run does, but writes nothing.
     """
     plan = plan_run(config)
-    open_manifest(config.out, config.settings())
+    open_manifest(config.out, config.settings(config.pipeline().backend_label()))
     records = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
     timings = _undisturbed_seconds(records.values())
     every_sample = plan.samples(config.turns)

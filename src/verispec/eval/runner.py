@@ -36,7 +36,7 @@ from verispec.eval.records import (
 from verispec.eval.tasks import Task, TaskItem, get_task
 from verispec.methods import Method
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
-from verispec.pipeline import Pipeline
+from verispec.pipeline import DEFAULT_DTYPE, Pipeline
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,9 @@ class RunConfig:
     out: Path
     draft: str = DEFAULT_DRAFT
     verifier: str = DEFAULT_VERIFIER
-    dtype: str = "bf16"
+    dtype: str | None = None  # None: bf16 on torch (and llama.cpp allowed under backend "auto")
     device: str = "cpu"
+    backend: str | dict[str, str] = "auto"
     split: str = "eval"
     limit: int | None = None
     seed: int = 0
@@ -69,11 +70,19 @@ class RunConfig:
     assistants: tuple[str, ...] = ()
     retime: bool = False
 
-    def settings(self) -> RunSettings:
+    def pipeline(self) -> Pipeline:
+        """The pipeline of these models and runtime (nothing loads until first use)."""
+        return Pipeline(
+            self.draft, self.verifier, dtype=self.dtype, device=self.device, backend=self.backend,
+            assistants=self.assistants,
+        )
+
+    def settings(self, backend: str) -> RunSettings:
+        """The run's settings, with ``backend`` as the pipeline resolved it."""
         return RunSettings(
-            draft=self.draft, verifier=self.verifier, dtype=self.dtype, device=self.device, split=self.split,
-            seed=self.seed, temperature=self.temperature, max_new_tokens=self.max_new_tokens, turns=self.turns,
-            assistants=list(self.assistants),
+            draft=self.draft, verifier=self.verifier, dtype=self.dtype or DEFAULT_DTYPE, device=self.device,
+            split=self.split, seed=self.seed, temperature=self.temperature, max_new_tokens=self.max_new_tokens,
+            turns=self.turns, assistants=list(self.assistants), backend=backend,
         )
 
 
@@ -110,7 +119,8 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     ``pipeline`` defaults to one built from the config's models; ``argv`` is kept in ``run.json``.
     """
     plan = plan_run(config)
-    manifest = open_manifest(config.out, config.settings())
+    pipeline = pipeline or config.pipeline()
+    manifest = open_manifest(config.out, config.settings(pipeline.backend_label()))
     manifest.merge(
         {task.name: spec for spec, task, _ in plan.tasks},
         [m.label() for m in plan.methods],
@@ -122,9 +132,6 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     if pending or not (config.out / MANIFEST_FILE).exists():
         config.out.mkdir(parents=True, exist_ok=True)
         manifest.save(config.out / MANIFEST_FILE)
-    pipeline = pipeline or Pipeline(
-        config.draft, config.verifier, dtype=config.dtype, device=config.device, assistants=config.assistants
-    )
     return _Runner(config, plan, pipeline, done, pending).run()
 
 
@@ -261,6 +268,7 @@ class _Runner:
         }
         started_at = _now()
         load_before = runinfo.snapshot()
+        self.pipeline.clear_prefix_caches()  # every sample starts cold, whichever method ran the item before
         start = time.perf_counter()
         try:
             result = self.pipeline.generate(messages, method=method, **generation)
