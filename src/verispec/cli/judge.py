@@ -9,12 +9,13 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
-from verispec.backends import TransformersBackend
+from verispec.backends import ModelBackend
+from verispec.cli.runtime import add_runtime_options
 from verispec.errors import ConfigError
 from verispec.judge.head import JudgeHead
-from verispec.models.loading import load_model
+from verispec.models.handles import LLAMA_CPP, TORCH, open_model
 from verispec.models.registry import DEFAULT_VERIFIER
-from verispec.pipeline import DTYPES
+from verispec.pipeline import DEFAULT_DTYPE, DTYPES
 from verispec.training.judge.evaluate import SPLITS, EvaluationReport, evaluate_from_data
 from verispec.training.judge.features import default_cache_dir
 from verispec.training.judge.fit import FitConfig
@@ -100,8 +101,8 @@ def _register_evaluate(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16", help="the verifier's dtype (use the one you decode with)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    # The verifier as you decode with it: a head reads the hidden states of one backend and precision.
+    add_runtime_options(parser, backends=(TORCH, LLAMA_CPP))
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where extracted hidden states are cached")
     parser.add_argument("--no-cache", action="store_true", help="always extract hidden states anew")
 
@@ -135,9 +136,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_verifier(name: str, args: argparse.Namespace) -> tuple[TransformersBackend, PreTrainedTokenizerBase]:
-    loaded = load_model(name, dtype=DTYPES[args.dtype], device=args.device)
-    return TransformersBackend(loaded.model, name=loaded.name), loaded.tokenizer
+def _load_verifier(name: str, args: argparse.Namespace) -> tuple[ModelBackend, PreTrainedTokenizerBase]:
+    handle = open_model(name, backend=args.backend, dtype=DTYPES[args.dtype or DEFAULT_DTYPE], device=args.device)
+    return handle.backend, handle.tokenizer
 
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:

@@ -98,3 +98,27 @@ def test_data_commands_are_wired_to_their_builders(capsys, command, module):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["judge", command, "--help"])
     assert exit_info.value.code == 0
+
+
+def test_a_head_trains_and_evaluates_on_llama_cpp_hidden_states(make_record, write_jsonl, tmp_path, capsys):
+    pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (`make llama-cpp`)")
+    from tiny_gguf import write_tiny_gguf
+
+    verifier = write_tiny_gguf(tmp_path / "verifier.gguf", scale=0.5)
+    rng = random.Random(1)
+    words = ["ab", "cab", "dead", "bed", "face", "fig"]  # the tiny GGUF's vocabulary: lower case letters
+    records = []
+    for i in range(40):
+        response = " ".join(rng.choice(words) for _ in range(6))
+        start = rng.randrange(4, len(response) - 1)
+        records.append(make_record(f"{i}-q", response, spans=[(start, start + 1)], content="what is it"))
+    data = write_jsonl("judge.jsonl", records)
+    head_path, common = tmp_path / "head.safetensors", ["--backend", "llama.cpp", "--cache-dir", str(tmp_path / "cache")]
+    train = ["judge", "train", str(data), "--verifier", str(verifier), "--out", str(head_path), "--epochs", "30"]
+    assert main([*train, "--target-recall", "0.8", *common]) == 0
+    meta = JudgeHead.load(head_path).meta
+    assert meta.verifier.hidden_size == 32 and meta.feature_dtype == "gguf:verifier.gguf"
+    assert meta.training["data"]["samples"] == 40
+    out = tmp_path / "metrics.json"
+    assert main(["judge", "evaluate", str(head_path), str(data), "--verifier", str(verifier), "--out", str(out), *common]) == 0
+    assert json.loads(out.read_text())["metrics"]["bad"] == 40

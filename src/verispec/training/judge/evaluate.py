@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from verispec.backends import TransformersBackend
+from verispec.backends import ModelBackend
 from verispec.errors import ConfigError
 from verispec.judge.head import JudgeHead, VerifierIdentity
 from verispec.training.judge.features import TokenFeatures, extract_features
@@ -44,7 +44,7 @@ def evaluate_head(head: JudgeHead, features: TokenFeatures, *, threshold: float 
 def evaluate_from_data(
     head_path: str | Path,
     paths: Sequence[str | Path],
-    verifier: TransformersBackend,
+    verifier: ModelBackend,
     tokenizer: PreTrainedTokenizerBase,
     *,
     threshold: float | None = None,

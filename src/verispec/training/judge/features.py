@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from verispec.backends import TransformersBackend
+from verispec.backends import ModelBackend, TransformersBackend
 from verispec.judge.head import VerifierIdentity
 from verispec.models.cache import cache_root
 from verispec.tokens import encode_prompt
@@ -78,7 +78,7 @@ def default_cache_dir() -> Path:
 
 def extract_features(
     samples: Sequence[JudgeSample],
-    verifier: TransformersBackend,
+    verifier: ModelBackend,
     tokenizer: PreTrainedTokenizerBase,
     *,
     cache_dir: Path | None = None,
@@ -115,16 +115,17 @@ def extract_features(
     )
 
 
-def cache_folder(verifier: TransformersBackend) -> str:
-    """``<verifier>-<hash>``, the hash over the verifier's identity and dtype and the extraction version."""
+def cache_folder(verifier: ModelBackend) -> str:
+    """``<verifier>-<hash>``, the hash over the verifier's identity, precision (torch dtype or GGUF
+    file) and the extraction version."""
     identity = VerifierIdentity.of(verifier)
-    key = hashlib.sha256(json.dumps([FEATURES_VERSION, asdict(identity), str(_dtype(verifier))]).encode())
+    key = hashlib.sha256(json.dumps([FEATURES_VERSION, asdict(identity), verifier.precision()]).encode())
     safe_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in identity.name)
     return f"{safe_name}-{key.hexdigest()[:20]}"
 
 
 def _cached_features(
-    sample: JudgeSample, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase, folder: Path | None
+    sample: JudgeSample, verifier: ModelBackend, tokenizer: PreTrainedTokenizerBase, folder: Path | None
 ) -> tuple[torch.Tensor, list[bool], torch.Tensor] | None:
     """:func:`_sample_features`, read from or written to ``folder`` (None: no cache)."""
     path = folder / f"{sample.fingerprint()[:32]}.pt" if folder is not None else None
@@ -142,7 +143,7 @@ def _cached_features(
 
 
 def _sample_features(
-    sample: JudgeSample, verifier: TransformersBackend, tokenizer: PreTrainedTokenizerBase
+    sample: JudgeSample, verifier: ModelBackend, tokenizer: PreTrainedTokenizerBase
 ) -> tuple[torch.Tensor, list[bool], torch.Tensor] | None:
     """(hidden ``[n, d]``, labels, exact ``[n]``) for the ``n`` labelled tokens; None if none fit."""
     prompt = encode_prompt(tokenizer, list(sample.messages), chat=True)
@@ -151,12 +152,15 @@ def _sample_features(
     if not labels.good or len(prompt) + len(tokens) > verifier.max_context:
         return None
     verifier.reset()
-    states = verifier.forward([*prompt, *tokens], last_only=True, hidden=True).hidden
-    assert states is not None
+    # torch recomputes the argmax from the states in chunks (all logits at once can be large);
+    # llama.cpp computes every position's logits with the hidden states anyway.
+    on_torch = isinstance(verifier, TransformersBackend)
+    out = verifier.forward([*prompt, *tokens], last_only=on_torch, hidden=True)
+    assert out.hidden is not None
     # Row j is the state after reading token j-1 (the last prompt token for j = 0): it predicts
     # token j; the row after it is the state at token j itself, which the judge reads.
-    window = states[len(prompt) - 1 :]
-    greedy = _greedy_tokens(verifier, window[:-1])
+    window = out.hidden[len(prompt) - 1 :]
+    greedy = _greedy_tokens(verifier, window[:-1]) if on_torch else out.logits[len(prompt) - 1 : -1].argmax(-1)
     exact = (greedy == torch.tensor(tokens, device=greedy.device)).cpu()
     return window[1 + labels.context :].float().cpu(), labels.good, exact[labels.context :]
 
@@ -167,6 +171,3 @@ def _greedy_tokens(verifier: TransformersBackend, states: torch.Tensor) -> torch
     head = verifier.model.get_output_embeddings()
     return torch.cat([head(chunk).argmax(dim=-1) for chunk in states.split(_LOGIT_CHUNK)])
 
-
-def _dtype(verifier: TransformersBackend) -> torch.dtype:
-    return next(verifier.model.parameters()).dtype

@@ -15,7 +15,7 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase
 
 from verispec import runinfo
-from verispec.backends import TransformersBackend
+from verispec.backends import ModelBackend
 from verispec.errors import ConfigError, JudgeDataError
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.training.judge.features import TokenFeatures, extract_features
@@ -99,7 +99,7 @@ def train_head(
 
 def train_from_data(
     paths: Sequence[str | Path],
-    verifier: TransformersBackend,
+    verifier: ModelBackend,
     tokenizer: PreTrainedTokenizerBase,
     config: TrainConfig = TrainConfig(),
     *,
@@ -115,8 +115,8 @@ def train_from_data(
         "skipped": list(features.skipped), "sample_fraction": config.sample_fraction,
         "excluded_sources": list(config.exclude_sources),
     }
-    dtype = str(next(verifier.model.parameters()).dtype).removeprefix("torch.")
-    return train_head(features, VerifierIdentity.of(verifier), config, feature_dtype=dtype, data=data)
+    precision = verifier.precision().removeprefix("torch.")  # bfloat16, or gguf:<file> on llama.cpp
+    return train_head(features, VerifierIdentity.of(verifier), config, feature_dtype=precision, data=data)
 
 
 def file_summary(path: Path) -> dict[str, str]:
