@@ -102,7 +102,7 @@ def _register_evaluate(commands: argparse._SubParsersAction) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     # The verifier as you decode with it: a head reads the hidden states of one backend and precision.
-    add_runtime_options(parser, backends=(TORCH, LLAMA_CPP))
+    add_runtime_options(parser, backends=(TORCH, LLAMA_CPP), draft=False)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where extracted hidden states are cached")
     parser.add_argument("--no-cache", action="store_true", help="always extract hidden states anew")
 

@@ -9,14 +9,16 @@ from verispec.models.handles import AUTO, BACKENDS, LLAMA_CPP, TORCH
 from verispec.pipeline import DTYPES
 
 
-def add_runtime_options(parser: argparse.ArgumentParser, *, backends: tuple[str, ...] = BACKENDS) -> None:
-    """Add ``--backend``, ``--draft-backend``, ``--dtype`` and ``--device``."""
+def add_runtime_options(
+    parser: argparse.ArgumentParser, *, backends: tuple[str, ...] = BACKENDS, draft: bool = True
+) -> None:
+    """Add ``--backend``, ``--draft-backend`` (with a ``draft`` model), ``--dtype`` and ``--device``."""
     parser.add_argument(
         "--backend", choices=backends, default=backends[0],
         help=f"{TORCH} (transformers), {LLAMA_CPP} (GGUF files, fast on CPU) or {AUTO}: {LLAMA_CPP} on a CPU "
              f"for models with a GGUF file when it is installed and no --dtype is given (default: %(default)s)",
     )
-    if len(backends) > 1:
+    if draft and len(backends) > 1:
         parser.add_argument("--draft-backend", choices=backends, help="the draft's backend, if not --backend's")
     parser.add_argument("--dtype", choices=list(DTYPES), help="torch dtype (default: bf16; selects torch under auto)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (default: %(default)s)")
