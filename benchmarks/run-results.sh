@@ -97,3 +97,5 @@ llama() { verispec eval --tasks "$1" --methods "$ISSUE3" --limit "$2" --out "$LL
 llama gsm8k 100
 llama humaneval 80
 llama mt_bench 80
+# Its MT-Bench answers, graded by the verifier on llama.cpp (a grader apart from the torch one's).
+verispec grade "$LLAMA" --tasks mt_bench --backend llama.cpp ${EVAL_FLAGS:-}

@@ -6,15 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from verispec.backends import TransformersBackend
 from verispec.cli.eval import warnings_to_stderr
 from verispec.cli.report import canonical_label, print_and_save, specs
+from verispec.cli.runtime import add_runtime_options
 from verispec.errors import ConfigError
 from verispec.eval.grading import GRADES_FILE, Rater, current_grades, grade, grade_rows, grades_markdown, plan_grading
 from verispec.eval.records import RunManifest
 from verispec.eval.report.summary import BASELINE
-from verispec.pipeline import DTYPES
-from verispec.tokens import eos_token_ids
+from verispec.models.handles import LLAMA_CPP, TORCH, open_model
+from verispec.pipeline import DEFAULT_DTYPE, DTYPES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,8 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--report-only", action="store_true", help="grade nothing; print the ratings graded so far")
     parser.add_argument("--dry-run", action="store_true", help="say how many answers are graded and left; loads no model")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the ratings table to FILE")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="bf16")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_runtime_options(parser, backends=(TORCH, LLAMA_CPP), draft=False)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -48,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Grade what is left (unless --report-only), then print and save the ratings."""
     model = args.grader or _run_verifier(args.run_dir)
-    grader = f"{model} (explains, up to {args.explain_tokens} tokens)" if args.explain_tokens > 0 else model
+    grader = _grader_label(model, args)
     methods = [canonical_label(m) for m in specs(args.methods)]
     graded = list(dict.fromkeys([args.baseline, *methods])) if methods else []  # the baseline too, for the Δ column
     with warnings_to_stderr():
@@ -73,9 +72,12 @@ def _run_verifier(run_dir: Path) -> str:
     return RunManifest.load(path).settings.verifier
 
 
-def _rater(model: str, args: argparse.Namespace) -> Rater:
-    from verispec.models.loading import load_model
+def _grader_label(model: str, args: argparse.Namespace) -> str:
+    """The name grades are kept under: a quantized llama.cpp grader rates apart from the torch one."""
+    label = f"{model}@{LLAMA_CPP}" if args.backend == LLAMA_CPP else model
+    return f"{label} (explains, up to {args.explain_tokens} tokens)" if args.explain_tokens > 0 else label
 
-    loaded = load_model(model, dtype=DTYPES[args.dtype], device=args.device)
-    return Rater(TransformersBackend(loaded.model, name=loaded.name), loaded.tokenizer,
-                 explain_tokens=args.explain_tokens, end_ids=eos_token_ids(loaded.model, loaded.tokenizer))
+
+def _rater(model: str, args: argparse.Namespace) -> Rater:
+    handle = open_model(model, backend=args.backend, dtype=DTYPES[args.dtype or DEFAULT_DTYPE], device=args.device)
+    return Rater(handle.backend, handle.tokenizer, explain_tokens=args.explain_tokens, end_ids=handle.eos_token_ids)

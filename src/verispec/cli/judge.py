@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_data_command(
         commands, "mine-rollouts", "label the draft's own disagreements with the verifier by rollouts (JSONL)", "rollouts"
     )
+    _register_mine(commands)
     _register_train(commands)
     _register_evaluate(commands)
 
@@ -49,6 +50,14 @@ def _register_data_command(commands: argparse._SubParsersAction, name: str, help
         return
     builder.add_arguments(parser)
     parser.set_defaults(func=builder.run)
+
+
+def _register_mine(commands: argparse._SubParsersAction) -> None:
+    from verispec.training.judge.mining import command
+
+    parser = commands.add_parser("mine", help="label the draft's disagreements where the judge decides, by rollouts (fast, llama.cpp)")
+    command.add_arguments(parser)
+    parser.set_defaults(func=command.run)
 
 
 def _builder_missing(args: argparse.Namespace) -> int:

@@ -185,3 +185,19 @@ def test_cli_grades_with_a_model_then_reports(run_dir, grader_dir, tmp_path, cap
     explained = current_grades(run_dir, f"{grader_dir} (explains, up to 4 tokens)")
     assert len(explained) == 2 and all(g.explanation for g in explained)  # apart from the direct grades
     assert len(current_grades(run_dir, str(grader_dir))) == 4
+
+
+def test_cli_grades_on_llama_cpp_apart_from_torch(run_dir, tmp_path, capsys):
+    pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (`make llama-cpp`)")
+    from tiny_gguf import VOCAB, write_tiny_gguf
+
+    blind = write_tiny_gguf(tmp_path / "blind.gguf", context=4096)  # no digits: it cannot write a rating
+    assert main(["grade", str(run_dir), "--grader", str(blind), "--backend", "llama.cpp", "--no-progress"]) == 2
+    assert "cannot write the digits" in capsys.readouterr().err
+    grader = write_tiny_gguf(tmp_path / "grader.gguf", context=4096, vocab=[*VOCAB, *"0123456789[]:R"])
+    common = [str(run_dir), "--grader", str(grader), "--backend", "llama.cpp", "--no-progress"]
+    assert main(["grade", *common, "--methods", "judge", "--limit", "1"]) == 0
+    assert f"## Ratings by {grader}@llama.cpp" in capsys.readouterr().out
+    grades = current_grades(run_dir, f"{grader}@llama.cpp")
+    assert len(grades) == 2 and all(1 <= g.rating <= 10 and 0 < g.mass <= 1 for g in grades)
+    assert current_grades(run_dir, str(grader)) == []  # a torch grader of the same name would grade again

@@ -21,7 +21,7 @@ from jinja2 import TemplateError
 from transformers import PreTrainedTokenizerBase
 
 from verispec.backends.base import ModelBackend
-from verispec.errors import PromptError
+from verispec.errors import ConfigError, PromptError
 from verispec.tokens import common_prefix_length, encode_prompt
 
 RATINGS = tuple(range(1, 11))
@@ -63,6 +63,7 @@ class Rater:
         prompt = self._encode(messages)
         explanation = self._explain(prompt) if self.explain_tokens else ""
         replies = [self.tokenizer(f"{explanation}{REPLY_START}{r}", add_special_tokens=False)["input_ids"] for r in RATINGS]
+        _check_distinct(replies, self.tokenizer)
         shared = _shared_prefix(replies)
         prompt += replies[0][:shared]
         self._check_context(len(prompt) + max(map(len, replies)) - shared)
@@ -122,6 +123,13 @@ class Rater:
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits.float(), dim=-1)
+
+
+def _check_distinct(replies: Sequence[list[int]], tokenizer: PreTrainedTokenizerBase) -> None:
+    """Ratings the tokenizer cannot tell apart (digits it drops) would all get the same probability."""
+    if len(set(map(tuple, replies))) < len(replies):
+        raise ConfigError(f"the grader's tokenizer ({type(tokenizer).__name__}) gives the same tokens for two ratings "
+                          f"{REPLY_START}N]]: it cannot write the digits 1 to 10; use another grader")
 
 
 def _shared_prefix(sequences: Sequence[Sequence[int]]) -> int:
