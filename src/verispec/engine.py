@@ -36,7 +36,7 @@ class RoundOutcome:
     ``authors[i]`` is the seat of the model that wrote ``tokens[i]``; ``proposed`` counts drafted
     tokens; ``ended`` says the round ended the text without an end token (an assistant chose to
     stop). ``exact_only[i]`` (rules with a relaxed test) marks kept drafted tokens that only the
-    exact test kept.
+    exact test kept; ``scores[i]`` is a scoring rule's score of token ``i`` (None: not scored).
     """
 
     tokens: tuple[int, ...]
@@ -45,6 +45,7 @@ class RoundOutcome:
     proposed: int = 0
     ended: bool = False
     exact_only: tuple[bool, ...] | None = None
+    scores: tuple[float | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class RoundRecord:
     is_prefill: bool = False
     ended: bool = False
     exact_only: tuple[bool, ...] | None = None
+    scores: tuple[float | None, ...] | None = None
 
     def __post_init__(self) -> None:
         if not len(self.tokens) == len(self.provenance) == len(self.authors):
@@ -96,9 +98,10 @@ class RoundRecord:
     def truncated(self, keep: int) -> RoundRecord:
         """This round with only its first ``keep`` tokens committed (EOS, budget or stop string)."""
         exact_only = self.exact_only[:keep] if self.exact_only is not None else None
+        scores = self.scores[:keep] if self.scores is not None else None
         return replace(
             self, tokens=self.tokens[:keep], provenance=self.provenance[:keep], authors=self.authors[:keep],
-            exact_only=exact_only,
+            exact_only=exact_only, scores=scores,
         )
 
 
@@ -172,7 +175,7 @@ class Engine:
             return RoundRecord(tokens=(), provenance=(), authors=(), proposed=0, is_prefill=True, **cost)
         return RoundRecord(
             tokens=outcome.tokens, provenance=outcome.provenance, authors=outcome.authors, proposed=outcome.proposed,
-            ended=outcome.ended, exact_only=outcome.exact_only, **cost,
+            ended=outcome.ended, exact_only=outcome.exact_only, scores=outcome.scores, **cost,
         )
 
 
@@ -247,7 +250,8 @@ class SpeculativeRounds(RoundStrategy):
         tokens = (*draft.tokens[: verdict.n_accepted].tolist(), verdict.next_token)
         authors = tuple(DRAFT_SEAT if p.accepted_draft else VERIFIER_SEAT for p in verdict.provenance)
         exact_only = None if verdict.exact_only is None else (*verdict.exact_only, False)
-        return RoundOutcome(tokens, verdict.provenance, authors, draft.length, exact_only=exact_only)
+        scores = None if verdict.scores is None else (*verdict.scores, None)  # the verifier's own token is not scored
+        return RoundOutcome(tokens, verdict.provenance, authors, draft.length, exact_only=exact_only, scores=scores)
 
     def _verify(
         self, last_token: int, draft: Draft, params: SamplingParams, generator: torch.Generator | None

@@ -42,7 +42,8 @@ class GenerationResult:
 
     ``pieces[i]`` is the text token ``i`` adds (joined, they are ``text``). ``authors``
     (collaborative methods only) names the model role that wrote each token: ``"draft"``,
-    ``"assistant1"`` (the verifier), ``"assistant2"``, ...
+    ``"assistant1"`` (the verifier), ``"assistant2"``, ...; ``rule_scores`` (scoring rules: the
+    judge) the rule's score of each kept drafted token, None for the others.
     """
 
     text: str
@@ -54,6 +55,7 @@ class GenerationResult:
     prompt_token_ids: list[int] = field(repr=False)
     authors: list[str] | None = None
     pieces: list[str] = field(default_factory=list, repr=False)
+    rule_scores: list[float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -64,6 +66,8 @@ class GenerationResult:
             "method": self.method,
             "stats": self.stats.to_dict(),
         }
+        if self.rule_scores is not None:
+            data["rule_scores"] = self.rule_scores
         return data if self.authors is None else {**data, "authors": self.authors}
 
 
@@ -370,9 +374,17 @@ def stream_rounds(
         finish_reason="stop" if stopped else "eos" if records and records[-1].ended else "length",
         method=label, prompt_token_ids=prompt_ids,
         authors=None if roles is None else [roles[a] for a in authors[:kept]], pieces=list(tracker.pieces),
+        rule_scores=_rule_scores(records, kept),
     )
     last = _chunk(tail.pieces, tail.tokens, provenance[sent:kept], authors[sent:kept], roles)
     yield StreamChunk(last.text, last.token_ids, last.provenance, result=result, authors=last.authors, pieces=last.pieces)
+
+
+def _rule_scores(records: Sequence[RoundRecord], kept: int) -> list[float | None] | None:
+    """Each committed token's rule score (None where unscored); None when the rule never scored."""
+    if all(r.scores is None for r in records):
+        return None
+    return [s for r in records for s in (r.scores or (None,) * len(r.tokens))][:kept]
 
 
 def _device(strategy: RoundStrategy) -> torch.device:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from verispec.engine import RoundRecord
+from verispec.provenance import Provenance
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class GenerationStats:
     ``acceptance_rate`` is kept drafted tokens / proposed drafted tokens (None without drafts).
     ``accepted_histogram[n]`` counts drafting rounds that kept exactly ``n`` drafted tokens.
     ``exact_only`` counts kept drafted tokens that a relaxed rule's own test (judge, lenient, typical)
-    would have rejected; None for rules without such a test. ``model_forwards[s]`` and
+    would have rejected; None for rules without such a test. ``relaxed_histogram[n]`` counts drafting
+    rounds where the relaxed test alone (the judge) kept exactly ``n`` tokens. ``model_forwards[s]`` and
     ``model_seconds[s]`` are per engine seat (0 the draft, 1 the verifier, 2+ extra assistants).
     Times are wall-clock seconds; ``total_seconds`` covers prefill to last token.
     """
@@ -42,6 +44,7 @@ class GenerationStats:
     accepted_histogram: list[int] = field(default_factory=list)
     provenance_counts: dict[str, int] = field(default_factory=dict)
     exact_only: int | None = None
+    relaxed_histogram: list[int] = field(default_factory=list)
     model_forwards: list[int] = field(default_factory=list)
     model_seconds: list[float] = field(default_factory=list)
 
@@ -77,6 +80,7 @@ def summarize(records: Sequence[RoundRecord], *, prompt_tokens: int, total_secon
         accepted_histogram=_histogram([r.accepted for r in decode if r.proposed]),
         provenance_counts=dict(Counter(p.value for r in decode for p in r.provenance)),
         exact_only=_count_flags([r.exact_only for r in decode]),
+        relaxed_histogram=_histogram([sum(p is Provenance.RELAXED for p in r.provenance) for r in decode if r.proposed]),
         model_forwards=model_forwards,
         model_seconds=model_seconds,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -491,3 +492,13 @@ def test_cli_prints_a_broken_line_as_one_warning_line(tmp_path, capsys):
     assert main(["report", str(run)]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and "results.jsonl:6: broken record" in err and err.count("\n") == 1
+
+
+def test_html_shows_the_judges_score_on_hover_and_records_keep_it(tmp_path):
+    judged = replace(make_record("math", "a", "judge", pieces=["x", "y", "z"], token_ids=[4, 5, 6],
+                                 provenance=["relaxed", "exact", "replaced"]), rule_scores=[0.8125, 0.25, None])
+    page = render_html(summarize([judged]), [judged], title="t", baseline="judge")
+    assert 'title="#0 id 4: relaxed, judge score 0.812"' in page and 'title="#2 id 6: replaced">' in page
+    assert SampleRecord.from_dict(json.loads(judged.to_json())).rule_scores == [0.8125, 0.25, None]
+    with pytest.raises(ValueError, match="rule_scores differ"):
+        SampleRecord.from_dict({**json.loads(judged.to_json()), "rule_scores": [0.5]})

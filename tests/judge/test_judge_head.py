@@ -70,5 +70,5 @@ def test_missing_heads_and_other_files_are_refused(backend, tmp_path):
 def test_shipped_heads_are_named_after_their_verifier():
     for name in shipped_heads():
         head = JudgeHead.load(shipped_head_path(name))
-        assert head.meta.verifier.name == name and head.hidden_size == head.meta.verifier.hidden_size
+        assert head.meta.verifier.name == name and head.width == head.meta.verifier.hidden_size
     assert shipped_head_path("owner/model") is None  # hub ids never map into the package

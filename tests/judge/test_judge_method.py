@@ -61,6 +61,15 @@ def test_the_head_decides_with_relaxed_provenance_and_sampling_runs(pipe, head_p
     assert greedy.stats.provenance_counts["relaxed"] == greedy.provenance.count(Provenance.RELAXED)
     assert 0 <= greedy.stats.exact_only <= greedy.provenance.count(Provenance.EXACT)
     assert run(pipe, "sd:gamma=6").stats.exact_only is None
+    # Recorded: the head's score of every kept drafted token (≥ θ where it alone kept it), per round
+    # how many the judge alone kept.
+    scored = [(p, s) for p, s in zip(greedy.provenance, greedy.rule_scores) if s is not None]
+    assert len(greedy.rule_scores) == len(greedy.token_ids) and {p for p, _ in scored} == {Provenance.EXACT, Provenance.RELAXED}
+    assert all(s >= 0.5 for p, s in scored if p is Provenance.RELAXED)
+    assert all(s is None for p, s in zip(greedy.provenance, greedy.rule_scores) if not p.accepted_draft)
+    histogram = greedy.stats.relaxed_histogram
+    assert sum(n * count for n, count in enumerate(histogram)) == greedy.provenance.count(Provenance.RELAXED)
+    assert run(pipe, "sd:gamma=6").rule_scores is None
     sampled = run(pipe, f"judge:gamma=6,head={head_path}", temperature=1.0, seed=3, max_new_tokens=60)
     assert len(sampled.token_ids) == len(sampled.provenance) > 20
     assert sampled.finish_reason in ("length", "eos")

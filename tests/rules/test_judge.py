@@ -73,7 +73,8 @@ def test_threshold_above_one_is_the_exact_rule_and_zero_keeps_everything():
     for exact_mask in itertools.product([False, True], repeat=3):
         inp = greedy_input(exact_mask, [0.999, 0.999, 0.999])
         judged = JudgeRule(head=HEAD, threshold=1.01).decide(inp)
-        assert replace(judged, exact_only=None) == ExactRule().decide(inp)
+        assert replace(judged, exact_only=None, scores=None) == ExactRule().decide(inp)
+        assert len(judged.scores) == judged.n_accepted and all(s > 0.99 for s in judged.scores)
         assert sum(judged.exact_only) == judged.n_accepted  # a judge that trusts nothing leaves every kept token to the exact test
         assert JudgeRule(head=HEAD, threshold=0.0).decide(greedy_input(exact_mask, [1e-6] * 3)).n_accepted == 3
 
@@ -96,7 +97,7 @@ def test_sampling_with_threshold_above_one_makes_the_exact_rules_draws():
     """Same uniforms, same residual draws: the lossless rule exactly (the judge adds only the OR)."""
     for seed in range(40):
         judged = JudgeRule(head=HEAD, threshold=1.5).decide(sampling_input(seed))
-        assert replace(judged, exact_only=None) == ExactRule().decide(sampling_input(seed))
+        assert replace(judged, exact_only=None, scores=None) == ExactRule().decide(sampling_input(seed))
 
 
 def test_sampling_judge_keeps_what_the_lossless_test_rejects_as_relaxed():
@@ -121,7 +122,7 @@ def test_rule_refuses_to_run_without_head_or_hidden_states():
 def test_hidden_states_of_another_width_are_refused():
     inp = greedy_input([True], [0.9])
     wide = VerifyInput(inp.draft_tokens, inp.draft_logits, inp.target_logits, GREEDY, hidden=torch.zeros(1, WIDTH + 1))
-    with pytest.raises(JudgeHeadMismatchError, match="width 4"):
+    with pytest.raises(JudgeHeadMismatchError, match="reads 4 numbers per token"):
         JudgeRule(head=HEAD, threshold=0.5).decide(wide)
 
 
@@ -129,3 +130,30 @@ def test_hidden_states_of_another_width_are_refused():
 def test_negative_threshold_is_refused(bad):
     with pytest.raises(ConfigError, match="threshold must be >= 0"):
         JudgeRule(head=HEAD, threshold=bad)
+
+
+def test_a_head_on_logit_features_needs_no_hidden_states():
+    from verispec.judge.features import LOGIT_FEATURES, LOGITS
+
+    # score = σ(10 · log q(x) + 10): keeps a drafted token the verifier gives more than 1/e.
+    weight = torch.zeros(len(LOGIT_FEATURES))
+    weight[LOGIT_FEATURES.index("verifier_logp")] = 10.0
+    meta = HeadMetadata(VerifierIdentity("hand-made", WIDTH, 3, 1), threshold=0.5, features=(LOGITS,))
+    rule = JudgeRule(head=JudgeHead(weight, torch.tensor(10.0), meta), threshold=0.5)
+    assert not rule.needs_hidden and JudgeRule(head=HEAD).needs_hidden
+    inp = greedy_input([False, False], [0.5, 0.5])  # drafts token 1: q = 0.3 > 1/e? no: log 0.3 = -1.2 < -1
+    no_hidden = replace(inp, hidden=None)
+    assert rule.decide(no_hidden).n_accepted == 0
+    likely = replace(no_hidden, target_logits=torch.log(torch.tensor([[0.5, 0.45, 0.05]] * 2 + [[0.1, 0.2, 0.7]])))
+    verdict = rule.decide(likely)
+    assert verdict.n_accepted == 2 and verdict.provenance[:2] == (Provenance.RELAXED, Provenance.RELAXED)
+
+
+def test_head_metadata_round_trips_its_feature_blocks(tmp_path):
+    from verispec.judge.features import LOGIT_FEATURES, LOGITS, VERIFIER_HIDDEN
+
+    meta = HeadMetadata(VerifierIdentity("hand-made", WIDTH, 3, 1), threshold=0.3, features=(VERIFIER_HIDDEN, LOGITS))
+    head = JudgeHead(torch.zeros(WIDTH + len(LOGIT_FEATURES)), torch.tensor(0.0), meta)
+    loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
+    assert loaded.meta.features == (VERIFIER_HIDDEN, LOGITS) and loaded.width == WIDTH + len(LOGIT_FEATURES)
+    assert JudgeHead.load(HEAD.save(tmp_path / "old.safetensors")).meta.features == (VERIFIER_HIDDEN,)

@@ -58,6 +58,9 @@ def _register_mine(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("mine", help="label the draft's disagreements where the judge decides, by rollouts (fast, llama.cpp)")
     command.add_arguments(parser)
     parser.set_defaults(func=command.run)
+    fit = commands.add_parser("fit", help="train a judge head on mined mismatches: grouped CV, θ for a recall, ablations")
+    command.add_fit_arguments(fit)
+    fit.set_defaults(func=command.run_fit)
 
 
 def _builder_missing(args: argparse.Namespace) -> int:

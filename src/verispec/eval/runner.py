@@ -291,7 +291,7 @@ class _Runner:
             stats=result.stats.to_dict(),
             timing=timing,
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
-            authors=result.authors,
+            authors=result.authors, rule_scores=result.rule_scores,
         )
 
 

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 
 from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+from verispec.judge.features import VERIFIER_HIDDEN, check_blocks, round_features
 
 HEAD_FORMAT = "verispec-judge-head"
 HEAD_SUFFIX = ".safetensors"
@@ -68,12 +69,14 @@ class HeadMetadata:
 
     ``threshold`` is θ (keep a drafted token when its score is at least θ), chosen on validation
     data for ``target_recall`` of bad tokens; ``training`` summarizes the data and the settings;
-    ``metrics`` holds validation metrics and the θ curve.
+    ``metrics`` holds validation metrics and the θ curve. ``features`` names the blocks the weights
+    read, in order (:mod:`verispec.judge.features`); heads from before blocks read the hidden state only.
     """
 
     verifier: VerifierIdentity
     threshold: float
     hidden_state: str = HIDDEN_STATE
+    features: tuple[str, ...] = (VERIFIER_HIDDEN,)
     feature_dtype: str = "float32"
     target_recall: float | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -86,7 +89,8 @@ class HeadMetadata:
     @classmethod
     def from_json(cls, text: str) -> HeadMetadata:
         data = json.loads(text)
-        return cls(**{**data, "verifier": VerifierIdentity(**data["verifier"])})
+        features = check_blocks(data.pop("features", [VERIFIER_HIDDEN]))
+        return cls(**{**data, "verifier": VerifierIdentity(**data["verifier"]), "features": features})
 
 
 @dataclass(frozen=True)
@@ -98,17 +102,27 @@ class JudgeHead:
     meta: HeadMetadata
 
     @property
-    def hidden_size(self) -> int:
+    def width(self) -> int:
+        """How many numbers the head reads per token (its feature blocks side by side)."""
         return int(self.weight.shape[0])
 
-    def scores(self, hidden: torch.Tensor) -> torch.Tensor:
-        """``σ(w·h + b)`` for each row of ``hidden`` ``[n, d]``: the judge's belief the token is fine."""
-        if hidden.shape[-1] != self.hidden_size:
+    @property
+    def reads_hidden(self) -> bool:
+        return VERIFIER_HIDDEN in self.meta.features
+
+    def scores(self, features: torch.Tensor) -> torch.Tensor:
+        """``σ(w·f + b)`` for each row of ``features`` ``[n, width]``: the judge's belief the token is fine."""
+        if features.shape[-1] != self.width:
             raise JudgeHeadMismatchError(
-                f"the judge head reads hidden states of width {self.hidden_size} but got {hidden.shape[-1]}: "
-                f"it was trained for {self.meta.verifier.describe()}"
+                f"the judge head reads {self.width} numbers per token ({', '.join(self.meta.features)}) but got "
+                f"{features.shape[-1]}: it was trained for {self.meta.verifier.describe()}"
             )
-        return torch.sigmoid(hidden.float() @ self.weight + self.bias)
+        return torch.sigmoid(features.float() @ self.weight + self.bias)
+
+    def round_scores(self, hidden: torch.Tensor | None, verifier_logits: torch.Tensor, draft_logits: torch.Tensor,
+                     tokens: torch.Tensor) -> torch.Tensor:
+        """The scores of one round's drafted ``tokens`` from what the verification pass computed."""
+        return self.scores(round_features(self.meta.features, hidden, verifier_logits, draft_logits, tokens))
 
     def to(self, device: torch.device | str) -> JudgeHead:
         return replace(self, weight=self.weight.to(device), bias=self.bias.to(device))

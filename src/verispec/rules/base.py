@@ -57,13 +57,15 @@ class Verdict:
     """How a round ends: ``n_accepted`` drafted tokens kept, then ``next_token`` from the verifier.
 
     ``exact_only[i]`` marks kept token ``i`` when the rule's own relaxed test would have rejected it
-    (only the exact test kept it); None for rules with no test besides the exact one.
+    (only the exact test kept it); None for rules with no test besides the exact one. ``scores[i]``
+    is the rule's score of kept token ``i`` (the judge's), None for rules that score nothing.
     """
 
     n_accepted: int
     next_token: int
     provenance: tuple[Provenance, ...]
     exact_only: tuple[bool, ...] | None = None
+    scores: tuple[float, ...] | None = None
 
     @property
     def tokens_committed(self) -> int:
@@ -73,10 +75,12 @@ class Verdict:
 @dataclass(frozen=True)
 class Keep:
     """Per drafted position: kept by the exact (lossless) test, and by the rule's own relaxed test
-    (None: the rule has none). A rule keeps what either test keeps."""
+    (None: the rule has none). A rule keeps what either test keeps. ``scores``: what the relaxed
+    test compared with its threshold (recorded with the output), if it scores."""
 
     exact: torch.Tensor
     relaxed: torch.Tensor | None = None
+    scores: torch.Tensor | None = None
 
     @property
     def overall(self) -> torch.Tensor:
@@ -100,9 +104,10 @@ class VerificationRule(ABC):
         n = _leading_true(keep.overall)
         kept = [Provenance.EXACT if bool(e) else Provenance.RELAXED for e in keep.exact[:n].tolist()]
         exact_only = None if keep.relaxed is None else tuple((keep.exact[:n] & ~keep.relaxed[:n]).tolist())
+        scores = None if keep.scores is None else tuple(float(s) for s in keep.scores[:n].tolist())
         if n < inp.gamma:
-            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only)
-        return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS), exact_only)
+            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only, scores)
+        return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS), exact_only, scores)
 
     @abstractmethod
     def keep(self, inp: VerifyInput) -> Keep:

@@ -30,7 +30,11 @@ class JudgeRule(VerificationRule):
     head: JudgeHead | None = None
     threshold: float | None = None
     name = "judge"
-    needs_hidden = True
+
+    @property
+    def needs_hidden(self) -> bool:  # type: ignore[override]
+        """A head that reads only logit features needs no hidden states (a cheaper verifier pass)."""
+        return self.head is None or self.head.reads_hidden
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not self.threshold >= 0:
@@ -44,7 +48,8 @@ class JudgeRule(VerificationRule):
     def keep(self, inp: VerifyInput) -> Keep:
         if self.head is None or self.threshold is None:
             raise ConfigError("the judge rule has no head: build it with Method.rule(RuleContext(verifier)) or JudgeRule(head=...)")
-        if inp.hidden is None:
+        if inp.hidden is None and self.head.reads_hidden:
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
-        judged = self.head.scores(inp.hidden) >= self.threshold  # in float32, as θ was calibrated
-        return Keep(exact=exact_keep(inp), relaxed=judged)
+        scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens)
+        judged = scores >= self.threshold  # in float32, as θ was calibrated
+        return Keep(exact=exact_keep(inp), relaxed=judged, scores=scores)

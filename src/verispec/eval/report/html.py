@@ -236,13 +236,15 @@ def _stats_line(record: SampleRecord) -> str:
 
 def token_spans(record: SampleRecord) -> str:
     """Each token's text in a span coloured by its provenance (or its author, when the record names
-    authors), with its id, author and provenance on hover."""
+    authors), with its id, author, provenance and the judge's score (where it scored) on hover."""
     authors = record.authors or [None] * len(record.token_ids)
+    scores = record.rule_scores or [None] * len(record.token_ids)
     spans = []
-    rows = zip(record.pieces, record.token_ids, record.provenance, authors, strict=True)
-    for index, (piece, token_id, provenance, author) in enumerate(rows):
+    rows = zip(record.pieces, record.token_ids, record.provenance, authors, scores, strict=True)
+    for index, (piece, token_id, provenance, author, score) in enumerate(rows):
         if piece:  # a token ending inside a multi-byte character shows with the next one
             kind = escape(provenance)
             style, by = (f"p-{kind}", "") if author is None else (f"a-{escape(author)}", f" by {escape(author)}")
-            spans.append(f'<span class="t {style}" title="#{index} id {token_id}{by}: {kind}">{escape(piece)}</span>')
+            scored = "" if score is None else f", judge score {score:.3f}"
+            spans.append(f'<span class="t {style}" title="#{index} id {token_id}{by}: {kind}{scored}">{escape(piece)}</span>')
     return "".join(spans)

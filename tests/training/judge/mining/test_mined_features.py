@@ -9,7 +9,8 @@ import torch
 
 from tiny_models import tiny_model
 from verispec.backends import TransformersBackend
-from verispec.training.judge.mining.features import LOGIT_FEATURES, extract_mined_features, logit_features
+from verispec.judge.features import LOGIT_FEATURES, logit_features
+from verispec.training.judge.mining.features import extract_mined_features
 from verispec.training.judge.mining.records import MinedData, MinedItem, MinedMismatch
 
 PROMPT, ANSWER = [5, 9, 12, 40], [7, 8, 30, 31, 32, 33, 34, 35]
@@ -38,8 +39,11 @@ def test_the_walk_reads_what_fresh_forwards_read(tmp_path):
         before = [*PROMPT, *ANSWER[:p]]
         torch.testing.assert_close(features.verifier_hidden[row], fresh(verifier, [*before, x]).hidden[-1], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(features.draft_hidden[row], fresh(draft, before).hidden[-1], atol=1e-4, rtol=1e-4)
-        expected = logit_features(fresh(verifier, before).logits[-1], fresh(draft, before).logits[-1], x)
+        expected = logit_features(fresh(verifier, before).logits[-1:], fresh(draft, before).logits[-1:], torch.tensor([x]))[0]
         torch.testing.assert_close(features.logits[row], expected, atol=1e-4, rtol=1e-4)
+        after = [*before, x]
+        agrees = fresh(verifier, after).logits[-1].argmax() == fresh(draft, after).logits[-1].argmax()
+        assert bool(features.lookahead[row]) == bool(agrees)
     again = extract_mined_features(mined(), verifier, draft, cache_dir=tmp_path, progress=False)  # from the cache
     assert torch.equal(again.logits, features.logits) and len(list(tmp_path.iterdir())) == 1
 
@@ -47,10 +51,19 @@ def test_the_walk_reads_what_fresh_forwards_read(tmp_path):
 def test_logit_features_by_hand():
     q = torch.log(torch.tensor([0.5, 0.25, 0.25]))
     p = torch.log(torch.tensor([0.25, 0.5, 0.25]))
-    values = dict(zip(LOGIT_FEATURES, logit_features(q, p, 1).tolist()))
+    values = dict(zip(LOGIT_FEATURES, logit_features(q[None], p[None], torch.tensor([1]))[0].tolist()))
     assert values["verifier_logp"] == pytest.approx(math.log(0.25))
     assert values["verifier_gap"] == pytest.approx(math.log(2))
     assert values["verifier_entropy"] == pytest.approx(1.5 * math.log(2))
     assert values["draft_logp"] == pytest.approx(math.log(0.5))
     assert values["draft_logp_of_verifier_choice"] == pytest.approx(math.log(0.25))
     assert values["kl_draft_verifier"] == pytest.approx(0.25 * math.log(0.5) + 0.5 * math.log(2))
+
+
+def test_a_draft_without_a_distribution_gives_finite_features():
+    q = torch.log(torch.tensor([[0.5, 0.25, 0.25]]))
+    one_hot = torch.tensor([[float("-inf"), 0.0, float("-inf")]])  # prompt lookup's draft
+    values = dict(zip(LOGIT_FEATURES, logit_features(q, one_hot, torch.tensor([1]))[0].tolist()))
+    assert values["draft_logp"] == 0.0 and values["draft_entropy"] == 0.0
+    assert values["kl_draft_verifier"] == pytest.approx(-math.log(0.25))
+    assert values["draft_logp_of_verifier_choice"] == -100.0  # log 0, kept finite

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from verispec.backends.llamacpp_sequences import LlamaCppSequences
+from verispec.errors import ConfigError
 from verispec.models.handles import LLAMA_CPP, open_model
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.training.judge.mining.batched_greedy import BatchedGreedy
@@ -56,4 +57,59 @@ def run(args: argparse.Namespace) -> int:
                   progress=not args.no_progress).run()
     print(f"added {added['items']} items and {added['mismatches']} labels ({added['important']} important); "
           f"{args.out} holds {mined_summary(read_mined(args.out))}")
+    return 0
+
+
+# --- verispec judge fit ------------------------------------------------------------------------
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `verispec judge fit`."""
+    parser.add_argument("data", type=Path, nargs="?", default=DEFAULT_OUT, help=f"the mined file (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the head (.safetensors)")
+    parser.add_argument("--report", type=Path, help="also write the CV report as JSON here")
+    parser.add_argument("--features", default="verifier_hidden,logits",
+                        help="feature blocks the head reads: verifier_hidden, logits (default %(default)s)")
+    parser.add_argument("--target-recall", type=float, default=0.9,
+                        help="share of important mismatches θ must reject, out of fold (default %(default)s)")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds, by item (default %(default)s)")
+    parser.add_argument("--no-ablations", action="store_true", help="skip the CV of other feature block sets")
+    parser.add_argument("--backend", choices=("torch", LLAMA_CPP), default=LLAMA_CPP,
+                        help="whose hidden states and logits the head reads (default %(default)s)")
+    parser.add_argument("--cache-dir", type=Path, help="feature cache (default: <verispec cache>/judge-mined-features)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Extract features of the mined file's labels, cross-validate, fit, save the head and report."""
+    from verispec.judge.head import VerifierIdentity
+    from verispec.models.cache import cache_root
+    from verispec.pipeline import DEFAULT_DTYPE, DTYPES
+    from verispec.training.judge.mining.features import extract_mined_features
+    from verispec.training.judge.mining.fit import MinedFitConfig
+    from verispec.training.judge.mining.train import MinedTrainConfig, summary, train_mined_head, write_report
+    from verispec.training.judge.train import file_summary
+
+    data = read_mined(args.data)
+    items = list(data.items.values())
+    if not items:
+        raise ConfigError(f"{args.data} holds no mined items; run `verispec judge mine --out {args.data}` first")
+    blocks = tuple(b.strip() for b in args.features.split(",") if b.strip())
+    config = MinedTrainConfig(blocks=blocks, target_recall=args.target_recall,
+                              fit=MinedFitConfig(blocks, folds=args.folds), ablations=not args.no_ablations)
+    dtype = DTYPES[DEFAULT_DTYPE]
+    verifier = open_model(items[0].verifier, backend=args.backend, dtype=dtype, device="cpu")
+    draft = open_model(items[0].draft, backend=args.backend, dtype=dtype, device="cpu")
+    cache = args.cache_dir or cache_root() / "judge-mined-features"
+    features = extract_mined_features(data, verifier.backend, draft.backend, cache_dir=cache, progress=not args.no_progress)
+    head, report = train_mined_head(
+        features, VerifierIdentity.of(verifier.backend), config,
+        data={**data.counts(), "file": file_summary(args.data), "draft": items[0].draft},
+        precision=verifier.backend.precision().removeprefix("torch."),
+    )
+    head.save(args.out)
+    if args.report:
+        write_report(report, args.report)
+    print(summary(report))
+    print(f"head: {args.out}")
     return 0

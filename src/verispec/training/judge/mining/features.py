@@ -1,10 +1,9 @@
 """What the judge can see at a mined mismatch, read on any backend and cached per item.
 
-At a mismatch the verification pass has: the verifier's hidden state after reading the drafted
-token (what the judge head reads today), the verifier's logits for that slot, and the draft's
-logits (and its hidden state) that proposed the token. From the two distributions come a few
-numbers that need no training: how likely the verifier finds the drafted token, how far it is
-from the verifier's own choice, both entropies, and how much the two models disagree overall.
+At a mismatch the verification pass has the verifier's hidden state after reading the drafted
+token, the verifier's logits for that slot and the draft's logits that proposed the token (the
+blocks of :mod:`verispec.judge.features`). The draft's hidden state there is read too, to measure
+what it would add (decoding does not compute it).
 
 Extraction walks each item's answer once per model with the backend's own cache: forward the
 answer up to a mismatch, read the drafted token, roll it back, go on. Any ``ModelBackend`` works.
@@ -22,18 +21,10 @@ import torch
 from tqdm import tqdm
 
 from verispec.backends.base import ModelBackend
+from verispec.judge.features import logit_features
 from verispec.training.judge.mining.records import MinedData, MinedItem
 
-FEATURES_VERSION = 1
-LOGIT_FEATURES = (
-    "verifier_logp",  # log q(x): the verifier's log-probability of the drafted token
-    "verifier_gap",  # log q(argmax) - log q(x)
-    "verifier_entropy",
-    "draft_logp",  # log p(x) under the draft
-    "draft_entropy",
-    "draft_logp_of_verifier_choice",  # how plausible the verifier's own token is to the draft
-    "kl_draft_verifier",  # KL(p || q) over the whole vocabulary
-)
+FEATURES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -42,8 +33,9 @@ class MismatchFeatures:
 
     verifier_hidden: torch.Tensor  # [N, dv]
     draft_hidden: torch.Tensor  # [N, dd]
-    logits: torch.Tensor  # [N, len(LOGIT_FEATURES)]
+    logits: torch.Tensor  # [N, len(LOGIT_FEATURES)], verispec.judge.features
     important: torch.Tensor  # [N] bool
+    lookahead: torch.Tensor  # [N] bool: after the drafted token, the draft's next greedy token is the verifier's
     items: tuple[str, ...]  # "task/item_id" per row: the groups of cross-validation
     tasks: tuple[str, ...]
 
@@ -57,6 +49,7 @@ class _ItemFeatures:
     verifier_hidden: torch.Tensor
     draft_hidden: torch.Tensor
     logits: torch.Tensor
+    lookahead: torch.Tensor
 
 
 def extract_mined_features(
@@ -74,6 +67,7 @@ def extract_mined_features(
         draft_hidden=torch.cat([f.draft_hidden for _, f, _ in rows]),
         logits=torch.cat([f.logits for _, f, _ in rows]),
         important=torch.tensor([i for _, _, important in rows for i in important], dtype=torch.bool),
+        lookahead=torch.cat([f.lookahead for _, f, _ in rows]),
         items=tuple(f"{item.task}/{item.item_id}" for item, f, _ in rows for _ in f.positions),
         tasks=tuple(item.task for item, f, _ in rows for _ in f.positions),
     )
@@ -99,48 +93,32 @@ def item_features(item: MinedItem, positions: Sequence[int], verifier: ModelBack
     """The features at ``positions`` (ascending) of one mined item."""
     drafted = dict(zip(item.positions, item.draft_tokens))
     tokens = [drafted[p] for p in positions]
-    v_logits, v_hidden = _walk(verifier, item.prompt_ids, item.answer_ids, positions, read=tokens)
-    d_logits, d_hidden = _walk(draft, item.prompt_ids, item.answer_ids, positions, read=None)
-    logits = torch.stack([logit_features(q, p, x) for q, p, x in zip(v_logits, d_logits, tokens)])
-    return _ItemFeatures(list(positions), torch.stack(v_hidden), torch.stack(d_hidden), logits)
+    v_logits, v_hidden, v_next = _walk(verifier, item.prompt_ids, item.answer_ids, positions, tokens, hidden_after=True)
+    d_logits, d_hidden, d_next = _walk(draft, item.prompt_ids, item.answer_ids, positions, tokens, hidden_after=False)
+    logits = logit_features(torch.stack(v_logits), torch.stack(d_logits), torch.tensor(tokens))
+    lookahead = torch.tensor([v == d for v, d in zip(v_next, d_next)], dtype=torch.bool)
+    return _ItemFeatures(list(positions), torch.stack(v_hidden), torch.stack(d_hidden), logits, lookahead)
 
 
 @torch.inference_mode()
-def _walk(backend: ModelBackend, prompt: list[int], answer: list[int], positions: Sequence[int],
-          read: list[int] | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Logits of each slot ``p`` in ``positions``, and a hidden state per slot: with ``read``, the
-    state after reading ``read[i]`` at slot ``p`` (the verifier's view of the drafted token);
-    otherwise the state that predicted slot ``p`` (the draft's view when it proposed it)."""
+def _walk(backend: ModelBackend, prompt: list[int], answer: list[int], positions: Sequence[int], tokens: list[int],
+          *, hidden_after: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int]]:
+    """Per slot ``p`` in ``positions``: its logits, a hidden state, and the greedy token after ``tokens[i]``
+    is read there. The hidden state is the one after reading ``tokens[i]`` (``hidden_after``: the
+    verifier's view of the drafted token) or the one that predicted slot ``p`` (the draft's view)."""
     backend.reset()
-    out = backend.forward(prompt, last_only=True, hidden=read is None)
-    done, slot_logits, states = 0, [], []
-    for i, position in enumerate(positions):
+    out = backend.forward(prompt, last_only=True, hidden=not hidden_after)
+    done, slot_logits, states, following = 0, [], [], []
+    for position, token in zip(positions, tokens):
         if position > done:
-            out = backend.forward(answer[done:position], last_only=True, hidden=read is None)
+            out = backend.forward(answer[done:position], last_only=True, hidden=not hidden_after)
             done = position
         slot_logits.append(out.logits[-1].float().cpu())
-        if read is None:
+        if not hidden_after:
             states.append(out.hidden[-1].float().cpu())
-            continue
-        states.append(backend.forward([read[i]], last_only=True, hidden=True).hidden[-1].float().cpu())
+        read = backend.forward([token], last_only=True, hidden=hidden_after)
+        if hidden_after:
+            states.append(read.hidden[-1].float().cpu())
+        following.append(int(read.logits[-1].argmax()))
         backend.rollback(len(prompt) + position)
-    return slot_logits, states
-
-
-def logit_features(verifier_logits: torch.Tensor, draft_logits: torch.Tensor, token: int) -> torch.Tensor:
-    """The :data:`LOGIT_FEATURES` of drafted ``token`` from the two models' logits for its slot."""
-    log_q = torch.log_softmax(verifier_logits.float(), dim=-1)
-    n = min(log_q.shape[-1], draft_logits.shape[-1])  # padded vocabularies differ in their unused tail
-    log_q = log_q[:n]
-    log_p = torch.log_softmax(draft_logits.float()[:n], dim=-1)
-    q, p = log_q.exp(), log_p.exp()
-    choice = int(log_q.argmax())
-    return torch.tensor([
-        float(log_q[token]),
-        float(log_q[choice] - log_q[token]),
-        float(-(q * log_q).sum()),
-        float(log_p[token]),
-        float(-(p * log_p).sum()),
-        float(log_p[choice]),
-        float((p * (log_p - log_q)).sum()),
-    ])
+    return slot_logits, states, following

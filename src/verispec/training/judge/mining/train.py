@@ -1,0 +1,146 @@
+"""Train a judge head on mined mismatches: grouped CV chooses C, out-of-fold scores choose θ.
+
+The report says how well each feature block set separates important from harmless mismatches
+(out-of-fold ROC-AUC, overall and per task), what the chosen head keeps at its θ, and what the
+cheap guards would do: the look-ahead check (after the drafted token the draft's next token is
+the verifier's) and its precision on important tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from verispec import runinfo
+from verispec.errors import ConfigError
+from verispec.judge.features import BLOCKS as DECODE_BLOCKS
+from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
+from verispec.training.judge.mining.features import MismatchFeatures
+from verispec.training.judge.mining.fit import CrossValidation, MinedFitConfig, cross_validate, fit_mined, recall_at
+
+ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "draft_hidden", "logits"))
+
+
+@dataclass(frozen=True)
+class MinedTrainConfig:
+    """The head's blocks, the recall of important tokens θ must reach out of fold, and the CV settings."""
+
+    blocks: tuple[str, ...] = ("verifier_hidden", "logits")
+    target_recall: float = 0.9
+    fit: MinedFitConfig = field(default_factory=MinedFitConfig)
+    ablations: bool = True
+
+    def __post_init__(self) -> None:
+        if set(self.blocks) - set(DECODE_BLOCKS):
+            raise ConfigError(f"a head reads what decoding computes: choose blocks from {', '.join(DECODE_BLOCKS)}, "
+                              f"not {self.blocks} (draft_hidden is measured in the ablations only)")
+        if not 0 < self.target_recall <= 1:
+            raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
+
+
+@dataclass(frozen=True)
+class MinedTrainReport:
+    """What the CV found and what the shipped head does at its θ, out of fold."""
+
+    labels: int
+    important: int
+    items: int
+    auc: float
+    c: float
+    auc_by_c: dict[str, float]
+    auc_by_task: dict[str, float]
+    threshold: float
+    recall: float  # of important tokens, rejected at θ
+    harmless_kept: float  # share of harmless mismatches the judge keeps at θ
+    curve: list[dict[str, float]]
+    ablations: dict[str, float]
+    lookahead: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_mined_head(features: MismatchFeatures, identity: VerifierIdentity, config: MinedTrainConfig,
+                     *, data: dict[str, Any], precision: str) -> tuple[JudgeHead, MinedTrainReport]:
+    """Cross-validate, fit on everything, and describe it all in the head's metadata."""
+    fit_config = MinedFitConfig(config.blocks, config.fit.cs, config.fit.folds, config.fit.seed)
+    cv = cross_validate(features, fit_config)
+    threshold = _threshold_for_recall(cv.scores, cv.fine, config.target_recall)
+    report = _report(features, cv, threshold, config)
+    weight, bias = fit_mined(features, config.blocks, cv.c)
+    meta = HeadMetadata(
+        verifier=identity, threshold=threshold, features=config.blocks, feature_dtype=precision,
+        target_recall=config.target_recall,
+        training={"data": data, "fit": {"c": cv.c, "folds": config.fit.folds, "grouped_by": "item",
+                                        "class_weight": "balanced", "scaling": "standardised, folded into w"},
+                  "labels": "mined mismatches: important when the verifier's finished answer changed"},
+        metrics={"grouped_cv": report.to_dict()},
+        versions=runinfo.versions(),
+    )
+    head = JudgeHead(torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32), meta)
+    return head, report
+
+
+def _threshold_for_recall(scores: np.ndarray, fine: np.ndarray, target: float) -> float:
+    """The smallest θ that rejects ``target`` of the important tokens out of fold (it keeps the most)."""
+    important = np.sort(scores[~fine])
+    k = int(np.ceil(target * len(important) - 1e-9))
+    return float(np.nextafter(np.float32(important[k - 1]), np.float32(np.inf)))
+
+
+def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, config: MinedTrainConfig) -> MinedTrainReport:
+    from sklearn.metrics import roc_auc_score
+
+    by_task = {}
+    for task in sorted(set(cv.tasks)):
+        mine = cv.tasks == task
+        if 0 < cv.fine[mine].sum() < mine.sum():
+            by_task[task] = float(roc_auc_score(cv.fine[mine], cv.scores[mine]))
+    recall, kept = recall_at(cv.scores, cv.fine, threshold)
+    curve = [dict(zip(("threshold", "recall", "harmless_kept"), (t, *recall_at(cv.scores, cv.fine, t))))
+             for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)]
+    ablations = {}
+    if config.ablations:
+        for blocks in ABLATIONS:
+            fit = MinedFitConfig(blocks, config.fit.cs, config.fit.folds, config.fit.seed)
+            ablations["+".join(blocks)] = cross_validate(features, fit).auc
+    look = features.lookahead.numpy()
+    lookahead = {
+        "share_agreeing": float(look.mean()),
+        "important_rate_when_agreeing": float((~cv.fine[look]).mean()) if look.any() else float("nan"),
+        "important_rate_when_not": float((~cv.fine[~look]).mean()) if (~look).any() else float("nan"),
+        "recall_with_head": float(((cv.scores < threshold) | ~look)[~cv.fine].mean()),
+        "harmless_kept_with_head": float(((cv.scores >= threshold) & look)[cv.fine].mean()),
+    }
+    return MinedTrainReport(
+        labels=len(features), important=int(features.important.sum()), items=len(set(features.items)),
+        auc=cv.auc, c=cv.c, auc_by_c={str(c): a for c, a in cv.auc_by_c.items()}, auc_by_task=by_task,
+        threshold=threshold, recall=recall, harmless_kept=kept, curve=curve, ablations=ablations, lookahead=lookahead,
+    )
+
+
+def write_report(report: MinedTrainReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def summary(report: MinedTrainReport) -> str:
+    """The report as a few lines of text."""
+    lines = [
+        f"{report.labels} labelled mismatches ({report.important} important) from {report.items} items",
+        f"grouped-CV ROC-AUC {report.auc:.3f} at C={report.c:g}; by task: "
+        + ", ".join(f"{t} {a:.3f}" for t, a in report.auc_by_task.items()),
+        f"θ {report.threshold:.4f}: rejects {report.recall:.1%} of important mismatches, keeps {report.harmless_kept:.1%} of harmless ones",
+    ]
+    if report.ablations:
+        lines.append("ablations (ROC-AUC): " + ", ".join(f"{b} {a:.3f}" for b, a in report.ablations.items()))
+    look = report.lookahead
+    lines.append(f"look-ahead guard: agrees on {look['share_agreeing']:.1%}; important when agreeing "
+                 f"{look['important_rate_when_agreeing']:.1%}, when not {look['important_rate_when_not']:.1%}; with the head: "
+                 f"rejects {look['recall_with_head']:.1%} of important, keeps {look['harmless_kept_with_head']:.1%} of harmless")
+    return "\n".join(lines)
