@@ -157,3 +157,14 @@ def test_head_metadata_round_trips_its_feature_blocks(tmp_path):
     loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
     assert loaded.meta.features == (VERIFIER_HIDDEN, LOGITS) and loaded.width == WIDTH + len(LOGIT_FEATURES)
     assert JudgeHead.load(HEAD.save(tmp_path / "old.safetensors")).meta.features == (VERIFIER_HIDDEN,)
+
+
+def test_the_lookahead_guard_trusts_a_mismatch_only_when_the_verifier_predicts_the_next_drafted_token():
+    sure = [0.9, 0.9, 0.9]
+    plain, guarded = JudgeRule(head=HEAD, threshold=0.5), JudgeRule(head=HEAD, threshold=0.5, lookahead=True)
+    assert plain.decide(greedy_input([False, True, False], sure)).n_accepted == 3
+    verdict = guarded.decide(greedy_input([False, True, False], sure))  # the last token has nothing to look ahead to
+    assert verdict.n_accepted == 2 and verdict.provenance[:2] == (Provenance.RELAXED, Provenance.EXACT)
+    assert guarded.decide(greedy_input([False, False, True], sure)).n_accepted == 0  # token 1 is not predicted
+    assert guarded.decide(greedy_input([True, True, True], sure)).n_accepted == 3  # the exact check is untouched
+    assert JudgeRule(lookahead=True).with_head(HEAD).lookahead

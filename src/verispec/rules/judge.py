@@ -7,11 +7,18 @@ rejection, the verifier's token (the lossless replacement). The OR matters: the 
 replacement would equal a draft token the exact check keeps, so rejecting it would gain nothing.
 Tokens kept only by the judge carry ``relaxed`` provenance. ``θ > 1`` never trusts the judge (this is
 standard speculative decoding); ``θ = 0`` keeps every drafted token.
+
+The look-ahead guard (``lookahead=True``) trusts the judge at a mismatch only when the verifier,
+having read the drafted token, predicts the next drafted token itself: a swap the text recovers
+from at once, not one that sends it elsewhere. It needs nothing beyond the verification pass; the
+last drafted token has nothing to look ahead to and is left to the exact check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 
 from verispec.errors import ConfigError
 from verispec.judge.head import JudgeHead
@@ -29,6 +36,7 @@ class JudgeRule(VerificationRule):
 
     head: JudgeHead | None = None
     threshold: float | None = None
+    lookahead: bool = False
     name = "judge"
 
     @property
@@ -43,7 +51,7 @@ class JudgeRule(VerificationRule):
     def with_head(self, head: JudgeHead) -> JudgeRule:
         """This rule reading ``head`` (its calibrated θ unless a threshold was given)."""
         threshold = head.meta.threshold if self.threshold is None else self.threshold
-        return JudgeRule(head=head, threshold=threshold)
+        return JudgeRule(head=head, threshold=threshold, lookahead=self.lookahead)
 
     def keep(self, inp: VerifyInput) -> Keep:
         if self.head is None or self.threshold is None:
@@ -52,4 +60,13 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
         scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens)
         judged = scores >= self.threshold  # in float32, as θ was calibrated
-        return Keep(exact=exact_keep(inp), relaxed=judged, scores=scores)
+        exact = exact_keep(inp)
+        if self.lookahead:
+            judged = judged & _next_is_predicted(inp)
+        return Keep(exact=exact, relaxed=judged, scores=scores)
+
+
+def _next_is_predicted(inp: VerifyInput) -> torch.Tensor:
+    """Per drafted position: the verifier's next prediction (after reading the token) is the next drafted token."""
+    following = inp.target_logits[1:-1].argmax(dim=-1) == inp.draft_tokens[1:]
+    return torch.cat([following, following.new_zeros(1)])

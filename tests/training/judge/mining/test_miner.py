@@ -42,6 +42,7 @@ class LastLetter(SingleTurnTask):
 class Pair:
     verifier: object
     draft: object
+    paths: tuple[str, str] = ("v", "d")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def pair(tmp_path_factory):
                           dtype=torch.float32, device="cpu")
     draft = open_model(str(write_tiny_gguf(folder / "d.gguf", scale=0.5, noise=0.6, context=256)), backend="llama.cpp",
                        dtype=torch.float32, device="cpu")
-    return Pair(verifier, draft)
+    return Pair(verifier, draft, (str(folder / "v.gguf"), str(folder / "d.gguf")))
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +61,7 @@ def toy_task(monkeypatch):
 
 
 def mine(pair: Pair, out, **config) -> dict[str, int]:
-    models = Models("v", "d", "gguf", pair.verifier.tokenizer, pair.verifier.eos_token_ids, pair.draft.backend)
+    models = Models(*pair.paths, "gguf", pair.verifier.tokenizer, pair.verifier.eos_token_ids, pair.draft.backend)
     sequences = LlamaCppSequences(pair.verifier.backend, sequences=8, n_ctx=1024, n_batch=256)
     greedy = BatchedGreedy(sequences, eos=models.eos, width=4, held=2, prefill_per_step=8)
     return Miner(MineConfig(out=out, tasks=(LastLetter.name,), **config), models, greedy, progress=False).run()
@@ -115,3 +116,22 @@ def test_a_code_answer_settles_at_a_closed_block_defining_the_function():
     assert not code_answer_settled("```python\ndef g(x):\n    return x\n```\n", "f")  # another function
     assert not code_answer_settled("```text\ndef f(x):\n```\n", "f")  # not Python
     assert code_answer_settled("Here:\n```python\ndef f(x):\n    return x\n```\nMore words", "f")
+
+
+def test_judge_fit_trains_a_head_on_the_mined_file(pair, tmp_path, capsys):
+    from verispec.cli import main
+    from verispec.judge.head import JudgeHead
+
+    out = tmp_path / "mined.jsonl"
+    mine(pair, out)
+    head, report = tmp_path / "head.safetensors", tmp_path / "report.json"
+    args = ["judge", "fit", str(out), "--out", str(head), "--report", str(report), "--folds", "3", "--no-progress",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "grouped-CV ROC-AUC" in printed and "look-ahead guard" in printed and report.is_file()
+    loaded = JudgeHead.load(head)
+    assert loaded.meta.features == ("verifier_hidden", "logits") and loaded.meta.feature_dtype == "gguf:v.gguf"
+    assert loaded.width == pair.verifier.backend.hidden_size + 7
+    assert main([*args[:2], str(tmp_path / "none.jsonl"), *args[3:]]) == 2  # nothing mined: one error line
+    assert "holds no mined items" in capsys.readouterr().err

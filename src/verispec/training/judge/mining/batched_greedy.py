@@ -77,12 +77,20 @@ class BatchedGreedy:
                 self._release(job, keep=job.hold)
 
     def _admit(self, running: list[GreedyJob], fresh: _Lookahead, children: deque[GreedyJob]) -> None:
-        """Start children first, then fresh jobs while few enough sequences are held."""
+        """Start children first, then fresh jobs while few enough sequences are held.
+
+        A fresh job also starts while children wait, as long as fewer than a batch of them wait and
+        fresh jobs fill under half the batch: a fresh job is a parent of more work (an answer of its
+        rollouts), and starting it only once the queue is empty would leave slots idle while it runs.
+        """
         while len(running) < self.width and self._free:
-            if children:
-                job = children.popleft()
-            elif (ahead := fresh.peek()) is not None and (not ahead.hold or len(self._children) < self.held):
+            ahead = fresh.peek()
+            parent_ok = ahead is not None and (not ahead.hold or len(self._children) < self.held)
+            early = len(children) < self.width and sum(job.fork is None for job in running) < self.width // 2
+            if parent_ok and (early or not children):
                 job = fresh.pop()
+            elif children:
+                job = children.popleft()
             else:
                 return
             self._start(job)

@@ -9,6 +9,7 @@ rollouts per call; rerun the same command to continue where a run stopped.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from verispec.training.judge.mining.miner import DEFAULT_TASKS, MineConfig, Mine
 from verispec.training.judge.mining.records import read_mined
 
 DEFAULT_OUT = Path("data/judge/mined.jsonl")
-HELD = 4  # answers whose cached prefix waits for its rollouts to fork it
+HELD = 12  # answers whose cached prefix waits for its rollouts to fork it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="training items per task (default: all)")
     parser.add_argument("--per-item", type=int, default=0,
                         help="mismatches rolled out per item, a stable choice (default 0: all)")
-    parser.add_argument("--width", type=int, default=16, help="sequences decoded together (default %(default)s)")
+    parser.add_argument("--width", type=int, default=24, help="sequences decoded together (default %(default)s)")
     parser.add_argument("--time-budget", type=float, default=float("inf"),
                         help="minutes; no new item starts after it (default: none); rerun to continue")
     parser.add_argument("--draft", default=DEFAULT_DRAFT, help="the draft whose tokens are judged (default %(default)s)")
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     draft = open_model(args.draft, backend=LLAMA_CPP, dtype=torch.float32, device="cpu", tokenizer=verifier.tokenizer)
     models = Models(args.verifier, args.draft, verifier.backend.precision(), verifier.tokenizer,
                     verifier.eos_token_ids, draft.backend)
-    sequences = LlamaCppSequences(verifier.backend, sequences=args.width + HELD + 1, n_ctx=16384)
+    sequences = LlamaCppSequences(verifier.backend, sequences=args.width + HELD + 1, n_ctx=1024 * (args.width + HELD // 2))
     added = Miner(config, models, BatchedGreedy(sequences, eos=models.eos, width=args.width, held=HELD),
                   progress=not args.no_progress).run()
     print(f"added {added['items']} items and {added['mismatches']} labels ({added['important']} important); "
@@ -90,6 +91,8 @@ def run_fit(args: argparse.Namespace) -> int:
     from verispec.training.judge.mining.train import MinedTrainConfig, summary, train_mined_head, write_report
     from verispec.training.judge.train import file_summary
 
+    if importlib.util.find_spec("sklearn") is None:
+        raise ConfigError("`verispec judge fit` needs scikit-learn: pip install 'verispec[judge]'")
     data = read_mined(args.data)
     items = list(data.items.values())
     if not items:
@@ -106,6 +109,7 @@ def run_fit(args: argparse.Namespace) -> int:
         features, VerifierIdentity.of(verifier.backend), config,
         data={**data.counts(), "file": file_summary(args.data), "draft": items[0].draft},
         precision=verifier.backend.precision().removeprefix("torch."),
+        token_text=lambda token: verifier.tokenizer.decode([token]),
     )
     head.save(args.out)
     if args.report:

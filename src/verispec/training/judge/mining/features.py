@@ -38,6 +38,7 @@ class MismatchFeatures:
     lookahead: torch.Tensor  # [N] bool: after the drafted token, the draft's next greedy token is the verifier's
     items: tuple[str, ...]  # "task/item_id" per row: the groups of cross-validation
     tasks: tuple[str, ...]
+    tokens: tuple[tuple[int, int], ...] = ()  # (drafted token, verifier's token) per row
 
     def __len__(self) -> int:
         return int(self.important.shape[0])
@@ -57,11 +58,13 @@ def extract_mined_features(
 ) -> MismatchFeatures:
     """The features of every labelled mismatch in ``data``; each item's from the cache when there."""
     rows: list[tuple[MinedItem, _ItemFeatures, list[bool]]] = []
+    tokens: list[tuple[int, int]] = []
     for key, item in tqdm(data.items.items(), desc="mismatch features", unit="item", disable=not progress):
         labels = sorted(data.mismatches.get(key, {}).items())
         if labels:
             positions = [p for p, _ in labels]
             rows.append((item, _cached(item, positions, verifier, draft, cache_dir), [m.important for _, m in labels]))
+            tokens += [(m.draft_token, m.verifier_token) for _, m in labels]
     return MismatchFeatures(
         verifier_hidden=torch.cat([f.verifier_hidden for _, f, _ in rows]),
         draft_hidden=torch.cat([f.draft_hidden for _, f, _ in rows]),
@@ -70,6 +73,7 @@ def extract_mined_features(
         lookahead=torch.cat([f.lookahead for _, f, _ in rows]),
         items=tuple(f"{item.task}/{item.item_id}" for item, f, _ in rows for _ in f.positions),
         tasks=tuple(item.task for item, f, _ in rows for _ in f.positions),
+        tokens=tuple(tokens),
     )
 
 

@@ -34,10 +34,22 @@ from verispec.eval.tasks.answers import extract_number
 from verispec.eval.tasks.base import Task, TaskItem
 from verispec.eval.tasks.code import code_blocks, defines
 from verispec.tokens import encode_prompt
-from verispec.training.judge.mining.batched_greedy import BUDGET, EOS, BatchedGreedy, GreedyJob
-from verispec.training.judge.mining.records import MinedData, MinedItem, MinedMismatch, read_mined
+from verispec.training.judge.mining.batched_greedy import (
+    BUDGET,
+    EOS,
+    BatchedGreedy,
+    GreedyJob,
+)
+from verispec.training.judge.mining.card import write_card
+from verispec.training.judge.mining.records import (
+    MinedData,
+    MinedItem,
+    MinedMismatch,
+    read_mined,
+)
 
 DEFAULT_TASKS = ("gsm8k", "mbpp")
+CARD_EVERY = 50  # labels between rewrites of the data card, so a long run's card stays current
 _CLOSED_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _DRAFT_CHUNK = 64  # answer tokens per draft forward: all-position logits of a long answer take gigabytes
 
@@ -82,6 +94,7 @@ class Miner:
         """Mine until every item is done or the time budget is spent; returns what was added."""
         with self.bar:
             self.greedy.run(self._jobs(), self._finished)
+        write_card(self.done, self.config.out)
         return self.added
 
     # --- jobs --------------------------------------------------------------------------------
@@ -183,6 +196,8 @@ class Miner:
         self.done.mismatches.setdefault(record.key, {})[position] = record
         self.added["mismatches"] += 1
         self.added["important"] += record.important
+        if self.added["mismatches"] % CARD_EVERY == 0:
+            write_card(self.done, self.config.out)
         self.bar.update()
         self.bar.set_postfix(items=self.added["items"], important=self.added["important"], refresh=False)
 

@@ -9,6 +9,7 @@ the verifier's) and its precision on important tokens.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.training.judge.mining.features import MismatchFeatures
 from verispec.training.judge.mining.fit import CrossValidation, MinedFitConfig, cross_validate, fit_mined, recall_at
 
+_OPERATORS = set("+-*/%=<>!&|^~")
 ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "draft_hidden", "logits"))
 
 
@@ -60,18 +62,20 @@ class MinedTrainReport:
     curve: list[dict[str, float]]
     ablations: dict[str, float]
     lookahead: dict[str, float]
+    by_token_class: dict[str, dict[str, float]]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def train_mined_head(features: MismatchFeatures, identity: VerifierIdentity, config: MinedTrainConfig,
-                     *, data: dict[str, Any], precision: str) -> tuple[JudgeHead, MinedTrainReport]:
+                     *, data: dict[str, Any], precision: str,
+                     token_text: Callable[[int], str] = str) -> tuple[JudgeHead, MinedTrainReport]:
     """Cross-validate, fit on everything, and describe it all in the head's metadata."""
     fit_config = MinedFitConfig(config.blocks, config.fit.cs, config.fit.folds, config.fit.seed)
     cv = cross_validate(features, fit_config)
     threshold = _threshold_for_recall(cv.scores, cv.fine, config.target_recall)
-    report = _report(features, cv, threshold, config)
+    report = _report(features, cv, threshold, config, token_text)
     weight, bias = fit_mined(features, config.blocks, cv.c)
     meta = HeadMetadata(
         verifier=identity, threshold=threshold, features=config.blocks, feature_dtype=precision,
@@ -93,7 +97,8 @@ def _threshold_for_recall(scores: np.ndarray, fine: np.ndarray, target: float) -
     return float(np.nextafter(np.float32(important[k - 1]), np.float32(np.inf)))
 
 
-def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, config: MinedTrainConfig) -> MinedTrainReport:
+def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, config: MinedTrainConfig,
+            token_text: Callable[[int], str]) -> MinedTrainReport:
     from sklearn.metrics import roc_auc_score
 
     by_task = {}
@@ -121,7 +126,36 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
         labels=len(features), important=int(features.important.sum()), items=len(set(features.items)),
         auc=cv.auc, c=cv.c, auc_by_c={str(c): a for c, a in cv.auc_by_c.items()}, auc_by_task=by_task,
         threshold=threshold, recall=recall, harmless_kept=kept, curve=curve, ablations=ablations, lookahead=lookahead,
+        by_token_class=_by_token_class(features, cv, threshold, token_text),
     )
+
+
+def token_class(draft_text: str, verifier_text: str) -> str:
+    """``digit`` or ``operator`` when either token holds one, ``word`` when either is a letter run, else ``other``."""
+    both = draft_text + verifier_text
+    if any(c.isdigit() for c in both):
+        return "digit"
+    if any(c in _OPERATORS for c in both):
+        return "operator"
+    return "word" if any(c.isalpha() for c in both) else "other"
+
+
+def _by_token_class(features: MismatchFeatures, cv: CrossValidation, threshold: float,
+                    token_text: Callable[[int], str]) -> dict[str, dict[str, float]]:
+    """Per class of the swapped tokens: how many, how often important, what the head rejects at θ."""
+    classes = np.array([token_class(token_text(d), token_text(v)) for d, v in features.tokens])
+    out = {}
+    for name in ("digit", "operator", "word", "other"):
+        mine = classes == name
+        if not mine.any():
+            continue
+        important = mine & ~cv.fine
+        out[name] = {
+            "labels": int(mine.sum()), "important_rate": float(important.sum() / mine.sum()),
+            "recall": float((cv.scores[important] < threshold).mean()) if important.any() else float("nan"),
+            "harmless_kept": float((cv.scores[mine & cv.fine] >= threshold).mean()) if (mine & cv.fine).any() else float("nan"),
+        }
+    return out
 
 
 def write_report(report: MinedTrainReport, path: Path) -> None:
@@ -143,4 +177,7 @@ def summary(report: MinedTrainReport) -> str:
     lines.append(f"look-ahead guard: agrees on {look['share_agreeing']:.1%}; important when agreeing "
                  f"{look['important_rate_when_agreeing']:.1%}, when not {look['important_rate_when_not']:.1%}; with the head: "
                  f"rejects {look['recall_with_head']:.1%} of important, keeps {look['harmless_kept_with_head']:.1%} of harmless")
+    lines.append("by token class: " + "; ".join(
+        f"{name} {c['labels']} labels, {c['important_rate']:.1%} important, head rejects {c['recall']:.1%} of those"
+        for name, c in report.by_token_class.items()))
     return "\n".join(lines)
