@@ -283,8 +283,9 @@ def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: M
 register_method(
     MethodSpec(
         "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
-        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str, "lookahead": bool},
-        build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), lookahead=o.get("lookahead", False)),
+        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool},
+        build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), lookahead=o.get("lookahead", False),
+                                       gate=o.get("gate", True)),
         bind_rule=_judge_for_verifier,
         # Judged drafts pay off when long (the paper keeps ~19 tokens a round): start at 8 and grow
         # while whole drafts are kept, up to max_gamma. Not yet measured with a trained head here.

@@ -21,6 +21,8 @@ from safetensors.torch import save_file
 
 from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+from verispec.judge.familiarity import TENSORS as FAMILIARITY_TENSORS
+from verispec.judge.familiarity import Familiarity
 from verispec.judge.features import VERIFIER_HIDDEN, check_blocks, round_features
 
 HEAD_FORMAT = "verispec-judge-head"
@@ -71,12 +73,14 @@ class HeadMetadata:
     data for ``target_recall`` of bad tokens; ``training`` summarizes the data and the settings;
     ``metrics`` holds validation metrics and the θ curve. ``features`` names the blocks the weights
     read, in order (:mod:`verispec.judge.features`); heads from before blocks read the hidden state only.
+    ``familiarity`` holds the limits of the head's familiarity gate, if it has one.
     """
 
     verifier: VerifierIdentity
     threshold: float
     hidden_state: str = HIDDEN_STATE
     features: tuple[str, ...] = (VERIFIER_HIDDEN,)
+    familiarity: dict[str, Any] | None = None
     feature_dtype: str = "float32"
     target_recall: float | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -95,11 +99,12 @@ class HeadMetadata:
 
 @dataclass(frozen=True)
 class JudgeHead:
-    """One linear layer, ``d + 1`` parameters, and its metadata."""
+    """One linear layer, ``d + 1`` parameters, and its metadata; optionally where its training states lie."""
 
     weight: torch.Tensor
     bias: torch.Tensor
     meta: HeadMetadata
+    familiarity: Familiarity | None = None
 
     @property
     def width(self) -> int:
@@ -125,7 +130,14 @@ class JudgeHead:
         return self.scores(round_features(self.meta.features, hidden, verifier_logits, draft_logits, tokens))
 
     def to(self, device: torch.device | str) -> JudgeHead:
-        return replace(self, weight=self.weight.to(device), bias=self.bias.to(device))
+        familiarity = self.familiarity.to(device) if self.familiarity is not None else None
+        return replace(self, weight=self.weight.to(device), bias=self.bias.to(device), familiarity=familiarity)
+
+    def familiar(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Per row: like the head's training states (always True for a head without a gate)."""
+        if self.familiarity is None:
+            return torch.ones(hidden.shape[0], dtype=torch.bool, device=hidden.device)
+        return self.familiarity.familiar(hidden)
 
     def check(self, identity: VerifierIdentity, source: str) -> None:
         """Refuse a verifier other than the one the head was trained on."""
@@ -146,7 +158,11 @@ class JudgeHead:
             "weight": self.weight.detach().float().cpu().contiguous(),
             "bias": self.bias.detach().float().cpu().reshape(1).contiguous(),
         }
-        save_file(tensors, str(path), metadata={"format": HEAD_FORMAT, "judge": self.meta.to_json()})
+        meta = self.meta
+        if self.familiarity is not None:
+            tensors.update({k: v.detach().float().cpu().contiguous() for k, v in self.familiarity.tensors().items()})
+            meta = replace(meta, familiarity=self.familiarity.limits())
+        save_file(tensors, str(path), metadata={"format": HEAD_FORMAT, "judge": meta.to_json()})
         return path
 
     @classmethod
@@ -160,7 +176,10 @@ class JudgeHead:
             if info.get("format") != HEAD_FORMAT or "judge" not in info:
                 raise ConfigError(f"{path} is not a verispec judge head (written by `verispec judge train`)")
             weight, bias = f.get_tensor("weight"), f.get_tensor("bias")
-        return cls(weight.float(), bias.float().reshape(()), HeadMetadata.from_json(info["judge"]))
+            meta = HeadMetadata.from_json(info["judge"])
+            familiarity = (Familiarity.from_parts({name: f.get_tensor(name) for name in FAMILIARITY_TENSORS}, meta.familiarity)
+                           if meta.familiarity is not None else None)
+        return cls(weight.float(), bias.float().reshape(()), meta, familiarity)
 
 
 def shipped_head_path(verifier_name: str) -> Path | None:

@@ -8,6 +8,9 @@ replacement would equal a draft token the exact check keeps, so rejecting it wou
 Tokens kept only by the judge carry ``relaxed`` provenance. ``θ > 1`` never trusts the judge (this is
 standard speculative decoding); ``θ = 0`` keeps every drafted token.
 
+A head with a familiarity gate (:mod:`verispec.judge.familiarity`) trusts itself only on hidden
+states like its training ones; elsewhere the exact check alone decides (``gate=False`` turns it off).
+
 The look-ahead guard (``lookahead=True``) trusts the judge at a mismatch only when the verifier,
 having read the drafted token, predicts the next drafted token itself: a swap the text recovers
 from at once, not one that sends it elsewhere. It needs nothing beyond the verification pass; the
@@ -37,12 +40,17 @@ class JudgeRule(VerificationRule):
     head: JudgeHead | None = None
     threshold: float | None = None
     lookahead: bool = False
+    gate: bool = True
     name = "judge"
 
     @property
     def needs_hidden(self) -> bool:  # type: ignore[override]
-        """A head that reads only logit features needs no hidden states (a cheaper verifier pass)."""
-        return self.head is None or self.head.reads_hidden
+        """A head that reads only logit features, and has no gate, needs no hidden states (a cheaper pass)."""
+        return self.head is None or self.head.reads_hidden or self._gated
+
+    @property
+    def _gated(self) -> bool:
+        return self.gate and self.head is not None and self.head.familiarity is not None
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not self.threshold >= 0:
@@ -51,18 +59,20 @@ class JudgeRule(VerificationRule):
     def with_head(self, head: JudgeHead) -> JudgeRule:
         """This rule reading ``head`` (its calibrated θ unless a threshold was given)."""
         threshold = head.meta.threshold if self.threshold is None else self.threshold
-        return JudgeRule(head=head, threshold=threshold, lookahead=self.lookahead)
+        return JudgeRule(head=head, threshold=threshold, lookahead=self.lookahead, gate=self.gate)
 
     def keep(self, inp: VerifyInput) -> Keep:
         if self.head is None or self.threshold is None:
             raise ConfigError("the judge rule has no head: build it with Method.rule(RuleContext(verifier)) or JudgeRule(head=...)")
-        if inp.hidden is None and self.head.reads_hidden:
+        if inp.hidden is None and self.needs_hidden:
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
         scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens)
         judged = scores >= self.threshold  # in float32, as θ was calibrated
         exact = exact_keep(inp)
         if self.lookahead:
             judged = judged & _next_is_predicted(inp)
+        if self._gated:
+            judged = judged & self.head.familiar(inp.hidden)
         return Keep(exact=exact, relaxed=judged, scores=scores)
 
 

@@ -46,6 +46,7 @@ def test_the_saved_head_scores_as_the_fitted_model_and_meets_its_recall(tmp_path
     assert set(report.by_token_class) == {"digit", "operator", "word"} and report.by_token_class["digit"]["labels"] == 80
     loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
     assert loaded.meta.features == ("verifier_hidden", "logits") and loaded.meta.threshold == report.threshold
+    assert 0.97 <= float(loaded.familiar(features.verifier_hidden).float().mean()) <= 1.0  # its own states pass
     weight, bias = fit_mined(features, ("verifier_hidden", "logits"), report.c)
     x = design(features, ("verifier_hidden", "logits"))
     expected = 1 / (1 + np.exp(-(x @ weight + bias)))

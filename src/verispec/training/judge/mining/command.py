@@ -75,6 +75,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of important mismatches θ must reject, out of fold (default %(default)s)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds, by item (default %(default)s)")
     parser.add_argument("--no-ablations", action="store_true", help="skip the CV of other feature block sets")
+    parser.add_argument("--familiar-quantile", type=float, default=0.99,
+                        help="the familiarity gate lets this share of training states through; 0: no gate (default %(default)s)")
     parser.add_argument("--backend", choices=("torch", LLAMA_CPP), default=LLAMA_CPP,
                         help="whose hidden states and logits the head reads (default %(default)s)")
     parser.add_argument("--cache-dir", type=Path, help="feature cache (default: <verispec cache>/judge-mined-features)")
@@ -99,7 +101,8 @@ def run_fit(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.data} holds no mined items; run `verispec judge mine --out {args.data}` first")
     blocks = tuple(b.strip() for b in args.features.split(",") if b.strip())
     config = MinedTrainConfig(blocks=blocks, target_recall=args.target_recall,
-                              fit=MinedFitConfig(blocks, folds=args.folds), ablations=not args.no_ablations)
+                              fit=MinedFitConfig(blocks, folds=args.folds), ablations=not args.no_ablations,
+                              familiarity_quantile=args.familiar_quantile or None)
     dtype = DTYPES[DEFAULT_DTYPE]
     verifier = open_model(items[0].verifier, backend=args.backend, dtype=dtype, device="cpu")
     draft = open_model(items[0].draft, backend=args.backend, dtype=dtype, device="cpu")

@@ -19,6 +19,7 @@ import torch
 
 from verispec import runinfo
 from verispec.errors import ConfigError
+from verispec.judge.familiarity import Familiarity
 from verispec.judge.features import BLOCKS as DECODE_BLOCKS
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.training.judge.mining.features import MismatchFeatures
@@ -36,6 +37,8 @@ class MinedTrainConfig:
     target_recall: float = 0.9
     fit: MinedFitConfig = field(default_factory=MinedFitConfig)
     ablations: bool = True
+    familiarity_quantile: float | None = 0.99  # the gate's limits let this share of training states through
+    familiarity_components: int = 16
 
     def __post_init__(self) -> None:
         if set(self.blocks) - set(DECODE_BLOCKS):
@@ -86,7 +89,11 @@ def train_mined_head(features: MismatchFeatures, identity: VerifierIdentity, con
         metrics={"grouped_cv": report.to_dict()},
         versions=runinfo.versions(),
     )
-    head = JudgeHead(torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32), meta)
+    familiarity = None
+    if config.familiarity_quantile is not None:
+        familiarity = Familiarity.fit(features.verifier_hidden, components=config.familiarity_components,
+                                      quantile=config.familiarity_quantile)
+    head = JudgeHead(torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32), meta, familiarity)
     return head, report
 
 
