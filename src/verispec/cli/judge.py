@@ -26,13 +26,10 @@ _TABLE_STEP = 0.1  # rows of the printed θ table; the JSON holds the whole curv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``judge`` command and its ``build-data``, ``mine-rollouts``, ``train`` and ``evaluate`` subcommands."""
+    """Add the ``judge`` command and its ``build-data``, ``mine``, ``fit``, ``train`` and ``evaluate`` subcommands."""
     judge = subparsers.add_parser("judge", help="Judge Decoding: build labelled data, train and evaluate judge heads")
     commands = judge.add_subparsers(dest="judge_command", required=True, metavar="COMMAND")
     _register_data_command(commands, "build-data", "build a labelled data set (JSONL) for judge training", "build")
-    _register_data_command(
-        commands, "mine-rollouts", "label the draft's own disagreements with the verifier by rollouts (JSONL)", "rollouts"
-    )
     _register_mine(commands)
     _register_train(commands)
     _register_evaluate(commands)

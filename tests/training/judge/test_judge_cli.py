@@ -87,7 +87,7 @@ def test_missing_data_is_one_error_line(verifier_dir, tmp_path, capsys):
     assert "error: the data set" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("command", "module"), [("build-data", "build"), ("mine-rollouts", "rollouts")])
+@pytest.mark.parametrize(("command", "module"), [("build-data", "build")])
 def test_data_commands_are_wired_to_their_builders(capsys, command, module):
     try:
         importlib.import_module(f"verispec.training.judge.data.{module}")

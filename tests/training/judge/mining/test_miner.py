@@ -135,3 +135,4 @@ def test_judge_fit_trains_a_head_on_the_mined_file(pair, tmp_path, capsys):
     assert loaded.width == pair.verifier.backend.hidden_size + 7
     assert main([*args[:2], str(tmp_path / "none.jsonl"), *args[3:]]) == 2  # nothing mined: one error line
     assert "holds no mined items" in capsys.readouterr().err
+    assert main([*args, "--tasks", "mbpp"]) == 2 and "holds no mined items of mbpp" in capsys.readouterr().err

@@ -73,6 +73,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feature blocks the head reads: verifier_hidden, logits (default %(default)s)")
     parser.add_argument("--target-recall", type=float, default=0.9,
                         help="share of important mismatches θ must reject, out of fold (default %(default)s)")
+    parser.add_argument("--tasks", help="train on these tasks' mismatches only, comma-separated (default: all; "
+                        "e.g. gsm8k alone for a head that never saw code)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds, by item (default %(default)s)")
     parser.add_argument("--no-ablations", action="store_true", help="skip the CV of other feature block sets")
     parser.add_argument("--familiar-quantile", type=float, default=0.99,
@@ -96,9 +98,12 @@ def run_fit(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("sklearn") is None:
         raise ConfigError("`verispec judge fit` needs scikit-learn: pip install 'verispec[judge]'")
     data = read_mined(args.data)
+    if args.tasks:
+        data = data.of_tasks([t.strip() for t in args.tasks.split(",") if t.strip()])
     items = list(data.items.values())
     if not items:
-        raise ConfigError(f"{args.data} holds no mined items; run `verispec judge mine --out {args.data}` first")
+        raise ConfigError(f"{args.data} holds no mined items{' of ' + args.tasks if args.tasks else ''}; "
+                          f"run `verispec judge mine --out {args.data}` first")
     blocks = tuple(b.strip() for b in args.features.split(",") if b.strip())
     config = MinedTrainConfig(blocks=blocks, target_recall=args.target_recall,
                               fit=MinedFitConfig(blocks, folds=args.folds), ablations=not args.no_ablations,

@@ -85,6 +85,12 @@ class MinedData:
             for position in sorted(self.mismatches.get(key, {})):
                 yield item, self.mismatches[key][position]
 
+    def of_tasks(self, tasks: list[str]) -> MinedData:
+        """Only the items (and their labels) of ``tasks``."""
+        keep = {key for key in self.items if key[0] in tasks}
+        return MinedData({k: v for k, v in self.items.items() if k in keep},
+                         {k: v for k, v in self.mismatches.items() if k in keep})
+
     def counts(self) -> dict[str, int]:
         labelled = [m for by_position in self.mismatches.values() for m in by_position.values()]
         return {"items": len(self.items), "mismatches": len(labelled), "important": sum(m.important for m in labelled)}
