@@ -20,12 +20,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from transformers import PreTrainedTokenizerBase
+
 from verispec.backends.base import ModelBackend
 from verispec.cosd import AvgDecoding, CoSD, Deferral, FusionRounds, ModelLike, RuleVerifier, load_deferral, load_tree
 from verispec.cosd.trained import ModelIdentity, model_identities
 from verispec.errors import ConfigError
+from verispec.judge.features import careful_tokens
 from verispec.judge.head import load_head_for
-from verispec.rules import ExactRule, JudgeRule, LenientRule, TypicalRule, VerificationRule
+from verispec.rules import (
+    ExactRule,
+    JudgeRule,
+    LenientRule,
+    TypicalRule,
+    VerificationRule,
+)
 from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
@@ -40,6 +49,7 @@ class RuleContext:
     """The running models, for rules that need more than one round's tensors (the judge's head)."""
 
     verifier: ModelBackend
+    tokenizer: PreTrainedTokenizerBase | None = None
 
 
 @dataclass(frozen=True)
@@ -277,15 +287,16 @@ register_method(
 def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: Mapping[str, Any]) -> VerificationRule:
     """Load the head (the shipped one for the verifier unless ``head=PATH``) and check it fits the verifier."""
     assert isinstance(rule, JudgeRule)
-    return rule.with_head(load_head_for(context.verifier, options.get("head")))
+    strict_tokens = careful_tokens(context.tokenizer) if rule.strict is not None and context.tokenizer is not None else None
+    return rule.with_head(load_head_for(context.verifier, options.get("head")), strict_tokens)
 
 
 register_method(
     MethodSpec(
         "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
-        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool},
+        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool, "strict": float},
         build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), lookahead=o.get("lookahead", False),
-                                       gate=o.get("gate", True)),
+                                       gate=o.get("gate", True), strict=o.get("strict")),
         bind_rule=_judge_for_verifier,
         # Judged drafts pay off when long (the paper keeps ~19 tokens a round): start at 8 and grow
         # while whole drafts are kept, up to max_gamma. Not yet measured with a trained head here.

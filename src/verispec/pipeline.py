@@ -206,7 +206,7 @@ class Pipeline:
             handle = self.writer(method)
             return SoloRounds(handle.backend, seat=1 if spec.uses_verifier else 0), handle
         drafter = self._drafter(method, params)
-        rule = method.rule(RuleContext(verifier=self.verifier.backend))
+        rule = method.rule(RuleContext(verifier=self.verifier.backend, tokenizer=self.verifier.tokenizer))
         assert rule is not None
         return SpeculativeRounds(self.verifier.backend, drafter, rule), self.verifier
 

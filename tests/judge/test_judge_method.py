@@ -98,3 +98,12 @@ def test_unbound_rule_describes_its_options():
     method = Method.parse("judge:threshold=0.3,head=h.safetensors")
     rule = method.rule()  # no file is read until the method is bound to a running verifier
     assert (rule.threshold, rule.head) == (0.3, None) and method.options["head"] == "h.safetensors"
+
+
+def test_the_strict_guard_runs_in_a_pipeline(pipe, head_path):
+    from verispec.judge.features import careful_tokens
+
+    result = run(pipe, f"judge:gamma=6,threshold=0.2,strict=0.99,head={head_path}", max_new_tokens=80)
+    careful = careful_tokens(pipe.verifier.tokenizer)
+    relaxed = [(t, s) for t, p, s in zip(result.token_ids, result.provenance, result.rule_scores) if p is Provenance.RELAXED]
+    assert relaxed and all(s >= 0.99 for t, s in relaxed if careful[t])

@@ -168,3 +168,25 @@ def test_the_lookahead_guard_trusts_a_mismatch_only_when_the_verifier_predicts_t
     assert guarded.decide(greedy_input([False, False, True], sure)).n_accepted == 0  # token 1 is not predicted
     assert guarded.decide(greedy_input([True, True, True], sure)).n_accepted == 3  # the exact check is untouched
     assert JudgeRule(lookahead=True).with_head(HEAD).lookahead
+
+
+def test_the_strict_guard_asks_more_of_digit_and_operator_tokens():
+    careful = torch.tensor([False, True, False])  # token 1 is a digit
+    inp = greedy_input([False, False], [0.9, 0.9])  # drafts token 1 twice; the verifier prefers token 0
+    assert JudgeRule(head=HEAD, threshold=0.5).decide(inp).n_accepted == 2
+    assert JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD, careful).decide(inp).n_accepted == 0
+    assert JudgeRule(threshold=0.5, strict=0.8).with_head(HEAD, careful).decide(inp).n_accepted == 2
+    plain = torch.tensor([False, False, False])
+    assert JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD, plain).decide(inp).n_accepted == 2
+    with pytest.raises(ConfigError, match="vocabulary"):
+        JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD)
+
+
+def test_careful_tokens_are_digits_and_operators():
+    from tiny_models import byte_tokenizer
+    from verispec.judge.features import careful_tokens
+
+    tokenizer = byte_tokenizer()
+    mask = careful_tokens(tokenizer)
+    ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "7+a "}
+    assert mask[ids["7"]] and mask[ids["+"]] and not mask[ids["a"]] and len(mask) == len(tokenizer)

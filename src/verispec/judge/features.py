@@ -11,7 +11,10 @@ a head reading them costs nothing extra at decode time. Raw logits, before any s
 
 from __future__ import annotations
 
+import functools
+
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from verispec.errors import ConfigError
 
@@ -27,6 +30,16 @@ LOGIT_FEATURES = (
     "draft_logp_of_verifier_choice",  # how plausible the verifier's own token is to the draft
     "kl_draft_verifier",  # KL(p || q) over the shared vocabulary
 )
+
+
+CAREFUL_CHARACTERS = frozenset("0123456789+-*/%=<>!&|^~")
+
+
+@functools.lru_cache(maxsize=4)
+def careful_tokens(tokenizer: PreTrainedTokenizerBase) -> torch.Tensor:
+    """``[V]`` bool: the vocabulary's tokens that hold a digit or an operator character."""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return torch.tensor([bool(CAREFUL_CHARACTERS.intersection(p or "")) for p in pieces], dtype=torch.bool)
 
 
 def check_blocks(blocks: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -11,6 +11,10 @@ standard speculative decoding); ``θ = 0`` keeps every drafted token.
 A head with a familiarity gate (:mod:`verispec.judge.familiarity`) trusts itself only on hidden
 states like its training ones; elsewhere the exact check alone decides (``gate=False`` turns it off).
 
+The careful guard (``strict=θ'``) asks for a higher score θ' where the drafted token or the
+verifier's own choice holds a digit or an operator (``strict_tokens``, a vocabulary mask): in math
+and code a swapped number or sign is rarely harmless.
+
 The look-ahead guard (``lookahead=True``) trusts the judge at a mismatch only when the verifier,
 having read the drafted token, predicts the next drafted token itself: a swap the text recovers
 from at once, not one that sends it elsewhere. It needs nothing beyond the verification pass; the
@@ -19,7 +23,7 @@ last drafted token has nothing to look ahead to and is left to the exact check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -41,6 +45,8 @@ class JudgeRule(VerificationRule):
     threshold: float | None = None
     lookahead: bool = False
     gate: bool = True
+    strict: float | None = None
+    strict_tokens: torch.Tensor | None = None  # [V] bool: tokens that need the strict score
     name = "judge"
 
     @property
@@ -56,10 +62,13 @@ class JudgeRule(VerificationRule):
         if self.threshold is not None and not self.threshold >= 0:
             raise ConfigError(f"judge: threshold must be >= 0 (above 1 never trusts the judge), got {self.threshold}")
 
-    def with_head(self, head: JudgeHead) -> JudgeRule:
-        """This rule reading ``head`` (its calibrated θ unless a threshold was given)."""
+    def with_head(self, head: JudgeHead, strict_tokens: torch.Tensor | None = None) -> JudgeRule:
+        """This rule reading ``head`` (its calibrated θ unless a threshold was given); ``strict_tokens``
+        marks the vocabulary's digit and operator tokens for the careful guard."""
         threshold = head.meta.threshold if self.threshold is None else self.threshold
-        return JudgeRule(head=head, threshold=threshold, lookahead=self.lookahead, gate=self.gate)
+        if self.strict is not None and strict_tokens is None:
+            raise ConfigError("judge: strict= needs the verifier's vocabulary to know its digits and operators")
+        return replace(self, head=head, threshold=threshold, strict_tokens=strict_tokens)
 
     def keep(self, inp: VerifyInput) -> Keep:
         if self.head is None or self.threshold is None:
@@ -68,12 +77,24 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
         scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens)
         judged = scores >= self.threshold  # in float32, as θ was calibrated
+        if self.strict is not None and self.strict_tokens is not None:
+            judged = judged & ((scores >= self.strict) | ~self._careful(inp))
         exact = exact_keep(inp)
         if self.lookahead:
             judged = judged & _next_is_predicted(inp)
         if self._gated:
             judged = judged & self.head.familiar(inp.hidden)
         return Keep(exact=exact, relaxed=judged, scores=scores)
+
+
+    def _careful(self, inp: VerifyInput) -> torch.Tensor:
+        """Per drafted position: the drafted token or the verifier's choice is a digit or operator token."""
+        assert self.strict_tokens is not None
+        mask = self.strict_tokens.to(inp.draft_tokens.device)
+        size = mask.shape[0]
+        drafted = inp.draft_tokens.clamp(max=size - 1)
+        chosen = inp.target_logits[:-1].argmax(dim=-1).clamp(max=size - 1)
+        return mask[drafted] | mask[chosen]
 
 
 def _next_is_predicted(inp: VerifyInput) -> torch.Tensor:
