@@ -66,6 +66,7 @@ class MinedTrainReport:
     ablations: dict[str, float]
     lookahead: dict[str, float]
     by_token_class: dict[str, dict[str, float]]
+    careful_guard: dict[str, dict[str, float]]  # strict θ' -> recall, harmless kept (digits and operators need θ')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +135,19 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
         auc=cv.auc, c=cv.c, auc_by_c={str(c): a for c, a in cv.auc_by_c.items()}, auc_by_task=by_task,
         threshold=threshold, recall=recall, harmless_kept=kept, curve=curve, ablations=ablations, lookahead=lookahead,
         by_token_class=_by_token_class(features, cv, threshold, token_text),
+        careful_guard=_careful_guard(features, cv, threshold, token_text),
     )
+
+
+def _careful_guard(features: MismatchFeatures, cv: CrossValidation, threshold: float,
+                   token_text: Callable[[int], str]) -> dict[str, dict[str, float]]:
+    """What ``judge:strict=θ'`` would do at the head's θ, out of fold, for a few θ'."""
+    careful = np.array([token_class(token_text(d), token_text(v)) in ("digit", "operator") for d, v in features.tokens])
+    out = {}
+    for strict in (0.9, 0.95, 0.99):
+        kept = (cv.scores >= threshold) & ((cv.scores >= strict) | ~careful)
+        out[str(strict)] = {"recall": float((~kept)[~cv.fine].mean()), "harmless_kept": float(kept[cv.fine].mean())}
+    return out
 
 
 def token_class(draft_text: str, verifier_text: str) -> str:
@@ -187,4 +200,7 @@ def summary(report: MinedTrainReport) -> str:
     lines.append("by token class: " + "; ".join(
         f"{name} {c['labels']} labels, {c['important_rate']:.1%} important, head rejects {c['recall']:.1%} of those"
         for name, c in report.by_token_class.items()))
+    lines.append("careful guard (strict θ'): " + "; ".join(
+        f"{s}: rejects {g['recall']:.1%} of important, keeps {g['harmless_kept']:.1%} of harmless"
+        for s, g in report.careful_guard.items()))
     return "\n".join(lines)
