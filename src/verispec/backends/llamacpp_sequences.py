@@ -1,8 +1,8 @@
 """Many sequences in one llama.cpp context: one decode call advances all of them.
 
-Decoding one token for 16 sequences costs a CPU about what a forward over 16 tokens of one
-sequence does (4 single-token steps for the 1.5B here, not 16), because the weights are read
-once. This context holds up to ``sequences`` sequence ids in one unified KV cache, so a sequence
+Decoding one token for 16 sequences costs a CPU far less than 16 single steps, because the
+weights are read once: 240-270 ms against 31 ms for one token of the 1.5B verifier on the 2-core
+development machine, about twice the tokens per second of one sequence. This context holds up to ``sequences`` sequence ids in one unified KV cache, so a sequence
 can *fork* another's first positions without copying them (the cells just gain a sequence id):
 rollouts that branch from one answer share its prompt and prefix.
 

@@ -1,7 +1,8 @@
 """Greedy decoding of many jobs at once in one multi-sequence llama.cpp context.
 
 Each step is one decode call with the next token of every running job (and slices of the
-prompts of jobs starting), so 16 continuations cost about what 4 single ones do on a CPU. A job
+prompts of jobs starting): on the 2-core development machine 16 sequences of the 1.5B verifier
+decode 60-67 tokens/s together, against 33 for one alone (`LlamaCppSequences`). A job
 may *fork* the sequence of a finished, *held* job at some length: rollouts that branch from one
 answer share its prompt and prefix in the cache. Jobs finish at an end token, at their budget, or
 when their ``stop`` says the rest cannot matter; ``on_finish`` may then add jobs (its children
