@@ -97,6 +97,19 @@ def test_answers_mismatches_and_labels_match_one_sequence_decoding(pair, tmp_pat
         assert label.important == (right != mined.correct) and label.verifier_token == mined.answer_ids[label.position]
 
 
+def test_the_data_card_counts_what_the_file_holds(pair, tmp_path):
+    import json
+
+    out = tmp_path / "mined.jsonl"
+    mine(pair, out)
+    data = read_mined(out)
+    numbers = json.loads((tmp_path / "mined.card.json").read_text())
+    labels = [m for by in data.mismatches.values() for m in by.values()]
+    assert numbers["all"]["labelled"] == len(labels) and numbers["all"]["important"] == sum(m.important for m in labels)
+    assert numbers["all"]["items"] == 6 and numbers["all"]["mismatches"] == sum(len(i.positions) for i in data.items.values())
+    assert f"| {LastLetter.name} | 6 |" in (tmp_path / "mined.card.md").read_text()
+
+
 def test_reruns_resume_and_a_larger_per_item_adds_a_superset(pair, tmp_path):
     out = tmp_path / "mined.jsonl"
     assert mine(pair, out, per_item=1, time_budget_s=0.0) == {"items": 0, "mismatches": 0, "important": 0}
