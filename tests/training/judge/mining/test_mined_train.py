@@ -28,6 +28,7 @@ def synthetic(n: int = 240, items: int = 40, signal: float = 2.0, seed: int = 0)
         lookahead=torch.tensor(rng.random(n) < 0.8), items=tuple(f"t/{i % items}" for i in range(n)),
         tasks=tuple("math" if i % 2 else "code" for i in range(n)),
         tokens=tuple((i % 3, i % 3) for i in range(n)),
+        correct=torch.tensor([[i % 4 != 0, not imp if i % 4 else False] for i, imp in enumerate(important)]),
     )
 
 
@@ -42,7 +43,8 @@ def test_the_saved_head_scores_as_the_fitted_model_and_meets_its_recall(tmp_path
     config = MinedTrainConfig(blocks=("verifier_hidden", "logits"), target_recall=0.8, fit=MinedFitConfig(folds=4))
     head, report = train_mined_head(features, identity, config, data={"labels": len(features)}, precision="gguf:v.gguf",
                                     token_text=lambda t: ["7", "+", "ab"][t])
-    assert report.recall >= 0.8 and report.auc > 0.8 and set(report.ablations) >= {"logits", "verifier_hidden+logits"}
+    assert report.recall >= 0.8 and report.auc > 0.8 and report.auc_harm > 0.8
+    assert [round(p["recall"], 3) >= p["target"] for p in report.curve] == [True] * len(report.curve) and set(report.ablations) >= {"logits", "verifier_hidden+logits"}
     assert set(report.by_token_class) == {"digit", "operator", "word"} and report.by_token_class["digit"]["labels"] == 80
     loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
     assert loaded.meta.features == ("verifier_hidden", "logits") and loaded.meta.threshold == report.threshold

@@ -39,6 +39,7 @@ class MismatchFeatures:
     items: tuple[str, ...]  # "task/item_id" per row: the groups of cross-validation
     tasks: tuple[str, ...]
     tokens: tuple[tuple[int, int], ...] = ()  # (drafted token, verifier's token) per row
+    correct: torch.Tensor | None = None  # [N, 2] bool: the verifier's answer right, the rollout's answer right
 
     def __len__(self) -> int:
         return int(self.important.shape[0])
@@ -59,12 +60,14 @@ def extract_mined_features(
     """The features of every labelled mismatch in ``data``; each item's from the cache when there."""
     rows: list[tuple[MinedItem, _ItemFeatures, list[bool]]] = []
     tokens: list[tuple[int, int]] = []
+    correct: list[tuple[bool, bool]] = []
     for key, item in tqdm(data.items.items(), desc="mismatch features", unit="item", disable=not progress):
         labels = sorted(data.mismatches.get(key, {}).items())
         if labels:
             positions = [p for p, _ in labels]
             rows.append((item, _cached(item, positions, verifier, draft, cache_dir), [m.important for _, m in labels]))
             tokens += [(m.draft_token, m.verifier_token) for _, m in labels]
+            correct += [(item.correct, m.correct) for _, m in labels]
     return MismatchFeatures(
         verifier_hidden=torch.cat([f.verifier_hidden for _, f, _ in rows]),
         draft_hidden=torch.cat([f.draft_hidden for _, f, _ in rows]),
@@ -74,6 +77,7 @@ def extract_mined_features(
         items=tuple(f"{item.task}/{item.item_id}" for item, f, _ in rows for _ in f.positions),
         tasks=tuple(item.task for item, f, _ in rows for _ in f.positions),
         tokens=tuple(tokens),
+        correct=torch.tensor(correct, dtype=torch.bool).reshape(-1, 2),
     )
 
 

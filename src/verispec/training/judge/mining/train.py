@@ -56,6 +56,7 @@ class MinedTrainReport:
     important: int
     items: int
     auc: float
+    auc_harm: float | None  # the same scores against "the verifier was right and the rollout is wrong"
     c: float
     auc_by_c: dict[str, float]
     auc_by_task: dict[str, float]
@@ -115,8 +116,12 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
         if 0 < cv.fine[mine].sum() < mine.sum():
             by_task[task] = float(roc_auc_score(cv.fine[mine], cv.scores[mine]))
     recall, kept = recall_at(cv.scores, cv.fine, threshold)
-    curve = [dict(zip(("threshold", "recall", "harmless_kept"), (t, *recall_at(cv.scores, cv.fine, t))))
-             for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)]
+    # The trade-off at recall targets (scores of a strongly regularised head crowd near 0.5, so a
+    # grid of θ would say little): for each, its θ and the share of harmless mismatches kept.
+    curve = []
+    for target in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+        theta = _threshold_for_recall(cv.scores, cv.fine, target)
+        curve.append(dict(zip(("target", "threshold", "recall", "harmless_kept"), (target, theta, *recall_at(cv.scores, cv.fine, theta)))))
     ablations = {}
     if config.ablations:
         for blocks in ABLATIONS:
@@ -132,11 +137,26 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
     }
     return MinedTrainReport(
         labels=len(features), important=int(features.important.sum()), items=len(set(features.items)),
-        auc=cv.auc, c=cv.c, auc_by_c={str(c): a for c, a in cv.auc_by_c.items()}, auc_by_task=by_task,
+        auc=cv.auc, auc_harm=_harm_auc(features, cv), c=cv.c, auc_by_c={str(c): a for c, a in cv.auc_by_c.items()}, auc_by_task=by_task,
         threshold=threshold, recall=recall, harmless_kept=kept, curve=curve, ablations=ablations, lookahead=lookahead,
         by_token_class=_by_token_class(features, cv, threshold, token_text),
         careful_guard=_careful_guard(features, cv, threshold, token_text),
     )
+
+
+def _harm_auc(features: MismatchFeatures, cv: CrossValidation) -> float | None:
+    """Out-of-fold ROC-AUC on the items the verifier got right, against "the rollout's answer is wrong":
+    a label with less of the verifier's own fragility in it (a wrong answer changed into another
+    wrong one does not count)."""
+    from sklearn.metrics import roc_auc_score
+
+    if features.correct is None:
+        return None
+    verifier_right, rollout_right = features.correct[:, 0].numpy(), features.correct[:, 1].numpy()
+    kept = rollout_right[verifier_right]
+    if kept.all() or not kept.any():
+        return None
+    return float(roc_auc_score(kept, cv.scores[verifier_right]))
 
 
 def _careful_guard(features: MismatchFeatures, cv: CrossValidation, threshold: float,
@@ -187,7 +207,8 @@ def summary(report: MinedTrainReport) -> str:
     """The report as a few lines of text."""
     lines = [
         f"{report.labels} labelled mismatches ({report.important} important) from {report.items} items",
-        f"grouped-CV ROC-AUC {report.auc:.3f} at C={report.c:g}; by task: "
+        f"grouped-CV ROC-AUC {report.auc:.3f} at C={report.c:g} (against right-to-wrong only: "
+        f"{'–' if report.auc_harm is None else f'{report.auc_harm:.3f}'}); by task: "
         + ", ".join(f"{t} {a:.3f}" for t, a in report.auc_by_task.items()),
         f"θ {report.threshold:.4f}: rejects {report.recall:.1%} of important mismatches, keeps {report.harmless_kept:.1%} of harmless ones",
     ]
