@@ -106,7 +106,7 @@ class ScriptedBackend(ModelBackend):
         self.device = torch.device("cpu")
         self.clock = ForwardClock()
         self.tokenizer = tokenizer
-        self.scripts = [t.encode() for t in ((scripts,) if isinstance(scripts, str) else scripts)]
+        self.scripts = [t if isinstance(t, bytes) else t.encode() for t in ((scripts,) if isinstance(scripts, (str, bytes)) else scripts)]
         self.confidence = confidence
         self.lost = confidence if lost is None else lost
         self.eos = tokenizer.eos_token_id

@@ -70,7 +70,7 @@ def test_token_id_prompts_continue_exactly_where_text_prompts_do(pipe):
         ({"prompt": "hi", "gamma": 0}, ConfigError, "gamma .* must be >= 1"),
         ({"prompt": "hi", "method": "nope"}, ConfigError, "unknown method 'nope'; available: verifier, draft, sd"),
         ({"prompt": "hi", "method": "lenient:l=2"}, ConfigError, "l must be in"),
-        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, cost_aware, draft_vocab, drafter, gamma"),
+        ({"prompt": "hi", "method": "sd:foo=1"}, ConfigError, "key in: adaptive, bridge, cost_aware, draft_vocab, drafter, gamma"),
         ({"prompt": "hi", "temperature": -1}, ConfigError, "temperature must be >= 0"),
         ({"prompt": [5, 10**6]}, PromptError, r"token ids \[1000000\] are outside the vocabulary"),
         ({"prompt": [5, 6], "method": "cosd-rule"}, PromptError, "not token ids"),
@@ -87,8 +87,9 @@ def test_different_vocabularies_are_refused_for_single_vocabulary_methods():
     other = byte_tokenizer()
     other.add_tokens(["<extra>"])
     pipe = Pipeline(draft=(tiny_model(1), other), verifier=(tiny_model(0), tokenizer), dtype="fp32")
-    with pytest.raises(VocabularyMismatchError, match="share one vocabulary.*works across tokenizers: verifier, draft"):
-        pipe.generate("hi", method="sd", max_new_tokens=2)
+    with pytest.raises(VocabularyMismatchError, match="avg decoding mixes token ids.*or sd, lenient, typical or judge"):
+        pipe.generate("hi", method="avg", max_new_tokens=2)
+    assert pipe.generate("hi", method="sd", max_new_tokens=2).token_ids  # drafts through text
     assert pipe.generate("hi", method="verifier", max_new_tokens=2).token_ids
 
 

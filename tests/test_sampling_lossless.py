@@ -156,3 +156,63 @@ def test_joint_law_of_first_tokens_is_the_verifiers(models, name):
     for law_name, law in wrong_laws(case, verifier, draft).items():
         p_wrong = pooled_pvalue(samples.counts, law)
         assert p_wrong < WRONG_ALPHA, f"the test cannot tell {law_name} apart (p = {p_wrong:.3g})"
+
+
+# A draft of another tokenizer (see verispec.drafting.cross_tokenizer): it spells the verifier's 8
+# one-character tokens with the same ids and has 4 two-character merges of its own.
+CROSS_MERGES = [("!", '"'), ("#", "$"), ("%", "&"), ("'", "(")]
+CROSS_CASES = {
+    # Token-level intersection: the draft samples from the 8 shared tokens, q renormalised there.
+    "shared tokens, t=1": Case("sd:gamma=3,stop_below=0,bridge=shared", {"temperature": 1.0}),
+    # String level: drafted merges become two verifier tokens, each a point proposal, kept with
+    # probability p(x) only (the verifier here is sharper, so that 3-token runs are kept often enough).
+    "text, t=1": Case("sd:gamma=3,stop_below=0,bridge=text", {"temperature": 1.0}),
+    "text, t=0.8, top-k=5, top-p=0.9": Case(
+        "sd:gamma=3,stop_below=0,bridge=text", {"temperature": 0.8, "top_k": 5, "top_p": 0.9}
+    ),
+}
+
+
+def cross_tokenizer():
+    """Byte-level BPE whose ids 0..7 spell what the verifier's ids 0..7 spell, merges at 8..11."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    first = alphabet[:VOCAB]
+    ordered = first + [a + b for a, b in CROSS_MERGES] + alphabet[VOCAB:]
+    core = Tokenizer(models.BPE(vocab={piece: i for i, piece in enumerate(ordered)}, merges=CROSS_MERGES))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<eos>")
+    tokenizer.add_special_tokens({"eos_token": "<eos>"})
+    return tokenizer
+
+
+def widened_copy(verifier, seed: int, noise: float):
+    """A draft over 12 tokens: the verifier's weights with noise; a merge's rows copy its first character's."""
+    import torch
+
+    draft = tiny_model(seed, vocab=VOCAB + len(CROSS_MERGES), eos=None, layers=1)
+    first_chars = [2 * k for k in range(len(CROSS_MERGES))]  # "!", "#", "%", "'" are ids 0, 2, 4, 6
+    with torch.no_grad():
+        for mine, theirs in zip(draft.parameters(), verifier.parameters()):
+            if mine.shape != theirs.shape:  # the embedding and the output layer: one row per token
+                theirs = torch.cat([theirs, theirs[first_chars]])
+            mine.copy_(theirs + torch.randn_like(theirs) * noise)
+    return draft
+
+
+@pytest.mark.parametrize("name", CROSS_CASES)
+def test_cross_tokenizer_joint_law_of_first_tokens_is_the_verifiers(name):
+    case = CROSS_CASES[name]
+    verifier = tiny_model(7, vocab=VOCAB, eos=None, layers=1, sharpness=2.5)
+    draft = widened_copy(verifier, 9, 0.01)
+    pipe = Pipeline(draft=(draft, cross_tokenizer()), verifier=(verifier, byte_tokenizer()), dtype="fp32")
+    samples = sample(pipe, case)
+    assert_every_branch_ran(samples)
+    p_value = pooled_pvalue(samples.counts, exact_joint(verifier, list(case.prompt), LENGTH, **case.warp))
+    assert p_value > ALPHA, f"the first {LENGTH} tokens do not follow the verifier's law (p = {p_value:.3g})"
+    hotter = {**case.warp, "temperature": case.warp["temperature"] * 1.5}
+    p_wrong = pooled_pvalue(samples.counts, exact_joint(verifier, list(case.prompt), LENGTH, **hotter))
+    assert p_wrong < WRONG_ALPHA, f"the test cannot tell the verifier at 1.5x the temperature apart (p = {p_wrong:.3g})"

@@ -26,6 +26,7 @@ from verispec.backends.base import ModelBackend
 from verispec.cosd import AvgDecoding, CoSD, Deferral, FusionRounds, ModelLike, RuleVerifier, load_deferral, load_tree
 from verispec.cosd.trained import ModelIdentity, model_identities
 from verispec.errors import ConfigError
+from verispec.drafting.cross_tokenizer import BRIDGES
 from verispec.judge.features import careful_tokens
 from verispec.judge.head import load_head_for
 from verispec.rules import (
@@ -39,7 +40,7 @@ from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
 
 DRAFTING_OPTIONS: dict[str, type] = {
     "gamma": int, "adaptive": bool, "max_gamma": int, "stop_below": float, "draft_vocab": int,
-    "drafter": str, "ngram": int, "cost_aware": bool,
+    "drafter": str, "ngram": int, "cost_aware": bool, "bridge": str,
 }
 DRAFTERS = ("model", "lookup")  # the draft model, or prompt lookup (copying; no draft model runs)
 
@@ -118,6 +119,8 @@ class Method:
             raise ConfigError(f"method {self.name!r}: drafter must be one of {', '.join(DRAFTERS)}, got {self.drafter()!r}")
         if self.ngram() < 1:
             raise ConfigError(f"method {self.name!r}: ngram must be >= 1, got {self.ngram()}")
+        if self.bridge() not in BRIDGES:
+            raise ConfigError(f"method {self.name!r}: bridge must be one of {', '.join(BRIDGES)}, got {self.bridge()!r}")
         if self.options.get("cost_aware") and self.options.get("adaptive"):
             raise ConfigError(f"method {self.name!r}: choose one draft schedule, adaptive=true or cost_aware=true")
 
@@ -183,6 +186,10 @@ class Method:
 
     def drafter(self) -> str:
         return str(self._drafting("drafter", "model"))
+
+    def bridge(self) -> str:
+        """How a draft of another tokenizer proposes verifier tokens (see :mod:`verispec.drafting.cross_tokenizer`)."""
+        return str(self._drafting("bridge", "auto"))
 
     def ngram(self) -> int:
         """Prompt lookup's longest suffix to match (it tries shorter ones down to 1 token)."""
@@ -257,7 +264,7 @@ def available_methods() -> list[str]:
 
 
 def cross_vocabulary_methods() -> list[str]:
-    """Methods that work when draft and verifier tokenizers differ."""
+    """Methods that work when draft and verifier tokenizers differ (drafting ones through a text bridge)."""
     return [name for name, spec in _SPECS.items() if not spec.same_vocabulary or not spec.uses_draft or not spec.uses_verifier]
 
 
@@ -265,19 +272,19 @@ register_method(MethodSpec("verifier", "verifier-only autoregressive decoding (b
 register_method(MethodSpec("draft", "draft-only autoregressive decoding (speed ceiling)", uses_draft=True, uses_verifier=False))
 register_method(
     MethodSpec(
-        "sd", "standard speculative decoding, lossless (greedy and sampling)", uses_draft=True, uses_verifier=True,
+        "sd", "standard speculative decoding, lossless (greedy and sampling)", uses_draft=True, uses_verifier=True, same_vocabulary=False,
         lossless=True, build_rule=lambda o: ExactRule(),
     )
 )
 register_method(
     MethodSpec(
-        "lenient", "lenient acceptance min(1, p/(l·q)), lossy (l=1 is lossless)", uses_draft=True, uses_verifier=True,
+        "lenient", "lenient acceptance min(1, p/(l·q)), lossy (l=1 is lossless)", uses_draft=True, uses_verifier=True, same_vocabulary=False,
         rule_options={"l": float}, build_rule=lambda o: LenientRule(leniency=o.get("l", 0.5)),
     )
 )
 register_method(
     MethodSpec(
-        "typical", "typical acceptance p(x) > min(ε, δ·exp(−H)), lossy", uses_draft=True, uses_verifier=True,
+        "typical", "typical acceptance p(x) > min(ε, δ·exp(−H)), lossy", uses_draft=True, uses_verifier=True, same_vocabulary=False,
         rule_options={"epsilon": float, "delta": float},
         build_rule=lambda o: TypicalRule(epsilon=o.get("epsilon", 0.09), delta=o.get("delta", 0.3)),
     )
@@ -294,7 +301,7 @@ def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: M
 register_method(
     MethodSpec(
         "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
-        uses_draft=True, uses_verifier=True, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool, "strict": float},
+        uses_draft=True, uses_verifier=True, same_vocabulary=False, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool, "strict": float},
         build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), lookahead=o.get("lookahead", False),
                                        gate=o.get("gate", True), strict=o.get("strict")),
         bind_rule=_judge_for_verifier,

@@ -17,10 +17,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from verispec.backends import ModelBackend
 from verispec.cosd.decoding import FusionRounds
-from verispec.drafting import Drafter, ModelDrafter, PromptLookupDrafter
+from verispec.drafting import CrossTokenizerDrafter, Drafter, ModelDrafter, PromptLookupDrafter
+from verispec.drafting.byte_vocabulary import ByteVocabulary
 from verispec.engine import Engine, RoundRecord, RoundStrategy, SoloRounds, SpeculativeRounds
-from verispec.errors import ConfigError, PromptError, VocabularyMismatchError
-from verispec.methods import FusionContext, Method, RuleContext, cross_vocabulary_methods
+from verispec.errors import ConfigError, PromptError
+from verispec.methods import FusionContext, Method, RuleContext
 from verispec.models.handles import AUTO, LLAMA_CPP, ModelHandle, check_backend, choose_backend, open_model
 from verispec.provenance import Provenance
 from verispec.sampling import SamplingParams
@@ -129,7 +130,8 @@ class Pipeline:
             raise ConfigError(f"backend given for {', '.join(sorted(unknown))}, but the roles are {', '.join(self._sources)}")
         self._handles: dict[str, ModelHandle] = {}
         self._fusions: dict[str, FusionRounds] = {}
-        self._vocab_checked = False
+        self._vocab_same: bool | None = None
+        self._byte_vocabularies: dict[str, ByteVocabulary] = {}
 
     @property
     def draft(self) -> ModelHandle:
@@ -220,20 +222,40 @@ class Pipeline:
         return self._fusions[label]
 
     def _drafter(self, method: Method, params: SamplingParams) -> Drafter:
-        """Prompt lookup, or the draft model (which must share the verifier's vocabulary)."""
+        """Prompt lookup, or the draft model: directly when it shares the verifier's vocabulary, else
+        through the bytes of text (:class:`CrossTokenizerDrafter`)."""
         verifier = self.verifier
         if not method.uses_draft_model:
             return PromptLookupDrafter(
                 verifier.backend.vocab_size, max_ngram=method.ngram(), eos_token_ids=verifier.eos_token_ids,
                 device=verifier.backend.device, schedule=self._schedule(method, None),
             )
-        self._check_vocabulary(method)
+        schedule = self._schedule(method, self.draft.backend)
+        if not self._same_vocabulary():
+            return CrossTokenizerDrafter(
+                self.draft.backend, self._spellings("draft"), self._spellings("verifier"), params,
+                verifier_vocab_size=verifier.backend.vocab_size, verifier_eos=verifier.eos_token_ids,
+                draft_eos=self.draft.eos_token_ids, bridge=method.bridge(), stop_below=method.stop_below(),
+                schedule=schedule,
+            )
         return ModelDrafter(
             self.draft.backend, params, eos_token_ids=verifier.eos_token_ids,
             vocab_size=verifier.backend.vocab_size, stop_below=method.stop_below(),
             draft_vocab=method.draft_vocab(), special_token_ids=verifier.tokenizer.all_special_ids,
-            schedule=self._schedule(method, self.draft.backend),
+            schedule=schedule,
         )
+
+    def _same_vocabulary(self) -> bool:
+        if self._vocab_same is None:
+            self._vocab_same = same_vocabulary(self.draft.tokenizer, self.verifier.tokenizer)
+        return self._vocab_same
+
+    def _spellings(self, role: str) -> ByteVocabulary:
+        """What each token of ``role``'s tokenizer spells, built once (a pass over the vocabulary)."""
+        if role not in self._byte_vocabularies:
+            handle = self._handle(role)
+            self._byte_vocabularies[role] = ByteVocabulary(handle.tokenizer, handle.backend.vocab_size)
+        return self._byte_vocabularies[role]
 
     def _schedule(self, method: Method, draft: ModelBackend | None) -> DraftSchedule | CostAwareSchedule:
         """The method's draft-length schedule; a cost-aware one reads the running models' clocks.
@@ -244,18 +266,6 @@ class Pipeline:
         if not method.cost_aware(default=self.verifier.runtime == LLAMA_CPP):
             return method.schedule()
         return CostAwareSchedule(method.schedule(), self.verifier.backend.clock, draft.clock if draft else None)
-
-    def _check_vocabulary(self, method: Method) -> None:
-        if self._vocab_checked or not method.spec.same_vocabulary:
-            return
-        if not same_vocabulary(self.draft.tokenizer, self.verifier.tokenizer):
-            raise VocabularyMismatchError(
-                f"method {method.name!r} needs draft and verifier to share one vocabulary, but "
-                f"{self.draft.name!r} ({len(self.draft.tokenizer)} tokens) and {self.verifier.name!r} "
-                f"({len(self.verifier.tokenizer)} tokens) differ. Use a draft with the verifier's tokenizer, "
-                f"or a method that works across tokenizers: {', '.join(cross_vocabulary_methods())}"
-            )
-        self._vocab_checked = True
 
     def _check_context(self, method: Method, prompt_ids: list[int]) -> None:
         roles = [r for r, used in (("draft", method.uses_draft_model), ("verifier", method.spec.uses_verifier)) if used]

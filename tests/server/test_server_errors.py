@@ -139,8 +139,8 @@ def test_different_vocabularies_refuse_same_vocabulary_methods_only():
     other.chat_template = None
     pipe = Pipeline(draft=(tiny_model(1), other), verifier=(tiny_model(0), tokenizer), dtype="fp32")
     with ServerThread(create_app(pipe)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
-        assert_error(http.post(CHAT, json=chat(verispec={"method": "sd"})), 400, code="vocabulary_mismatch",
-                     param="verispec.method", message="share one vocabulary")
+        assert_error(http.post(CHAT, json=chat(verispec={"method": "avg"})), 400, code="vocabulary_mismatch",
+                     param="verispec.method", message="mixes token ids")
         assert_error(http.post(CHAT, json=chat(verispec={"method": "draft"})), 400, code="invalid_prompt",
                      param=None, message="has no chat template")
         assert http.post(CHAT, json=chat(verispec={"method": "verifier"})).status_code == 200

@@ -41,7 +41,8 @@ def shared_vocabulary_members(method: str, models: Sequence[ModelLike]) -> list[
             raise VocabularyMismatchError(
                 f"{method} mixes token ids, so every model needs the draft's vocabulary, but {first.name!r} "
                 f"({len(first.tokenizer)} tokens) and {other.name!r} ({len(other.tokenizer)} tokens) differ. "
-                "Use cosd-rule or cosd-tree, which bridge different tokenizers"
+                "Use a method that bridges tokenizers: cosd-rule or cosd-tree, or sd, lenient, typical or judge, "
+                "whose draft model proposes verifier tokens through text (as does drafter=lookup)"
             )
     return members_of(models)
 
