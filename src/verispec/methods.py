@@ -25,8 +25,8 @@ from transformers import PreTrainedTokenizerBase
 from verispec.backends.base import ModelBackend
 from verispec.cosd import AvgDecoding, CoSD, Deferral, FusionRounds, ModelLike, RuleVerifier, load_deferral, load_tree
 from verispec.cosd.trained import ModelIdentity, model_identities
-from verispec.errors import ConfigError
 from verispec.drafting.cross_tokenizer import BRIDGES
+from verispec.errors import ConfigError
 from verispec.judge.features import careful_tokens
 from verispec.judge.head import load_head_for
 from verispec.rules import (
@@ -272,20 +272,20 @@ register_method(MethodSpec("verifier", "verifier-only autoregressive decoding (b
 register_method(MethodSpec("draft", "draft-only autoregressive decoding (speed ceiling)", uses_draft=True, uses_verifier=False))
 register_method(
     MethodSpec(
-        "sd", "standard speculative decoding, lossless (greedy and sampling)", uses_draft=True, uses_verifier=True, same_vocabulary=False,
-        lossless=True, build_rule=lambda o: ExactRule(),
+        "sd", "standard speculative decoding, lossless (greedy and sampling)", uses_draft=True, uses_verifier=True,
+        same_vocabulary=False, lossless=True, build_rule=lambda o: ExactRule(),
     )
 )
 register_method(
     MethodSpec(
-        "lenient", "lenient acceptance min(1, p/(l·q)), lossy (l=1 is lossless)", uses_draft=True, uses_verifier=True, same_vocabulary=False,
-        rule_options={"l": float}, build_rule=lambda o: LenientRule(leniency=o.get("l", 0.5)),
+        "lenient", "lenient acceptance min(1, p/(l·q)), lossy (l=1 is lossless)", uses_draft=True, uses_verifier=True,
+        same_vocabulary=False, rule_options={"l": float}, build_rule=lambda o: LenientRule(leniency=o.get("l", 0.5)),
     )
 )
 register_method(
     MethodSpec(
-        "typical", "typical acceptance p(x) > min(ε, δ·exp(−H)), lossy", uses_draft=True, uses_verifier=True, same_vocabulary=False,
-        rule_options={"epsilon": float, "delta": float},
+        "typical", "typical acceptance p(x) > min(ε, δ·exp(−H)), lossy", uses_draft=True, uses_verifier=True,
+        same_vocabulary=False, rule_options={"epsilon": float, "delta": float},
         build_rule=lambda o: TypicalRule(epsilon=o.get("epsilon", 0.09), delta=o.get("delta", 0.3)),
     )
 )
@@ -301,7 +301,8 @@ def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: M
 register_method(
     MethodSpec(
         "judge", "Judge Decoding: exact check OR a linear judge on the verifier's hidden states >= θ, lossy",
-        uses_draft=True, uses_verifier=True, same_vocabulary=False, rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool, "strict": float},
+        uses_draft=True, uses_verifier=True, same_vocabulary=False,
+        rule_options={"threshold": float, "head": str, "lookahead": bool, "gate": bool, "strict": float},
         build_rule=lambda o: JudgeRule(threshold=o.get("threshold"), lookahead=o.get("lookahead", False),
                                        gate=o.get("gate", True), strict=o.get("strict")),
         bind_rule=_judge_for_verifier,
