@@ -67,17 +67,20 @@ class CrossTokenizerDrafter(Drafter):
         self.end_token = _preferred_end(verifier, verifier_eos)
         self.bridge = ("text" if params.greedy else "shared") if bridge == "auto" else bridge
         self.stop_below = stop_below
-        self._shared = _shared_tokens(draft, verifier, backend.vocab_size, verifier_vocab_size, draft_eos, self.end_token)
+        draft_ids, verifier_ids = _shared_tokens(draft, verifier, backend.vocab_size, verifier_vocab_size, draft_eos, self.end_token)
+        self._shared_draft, self._shared_verifier = draft_ids.to(backend.device), verifier_ids.to(backend.device)
+        self._draft_of = dict(zip(verifier_ids.tolist(), draft_ids.tolist()))  # verifier id -> draft id
         self._fed: list[int] = []
         self._prompt: list[int] = []  # the draft's ids for the verifier's prompt
         self._own: list[int] = []  # the draft's ids for the committed output text it has seen
+        self._own_spelled = 0  # how many committed bytes ``_own`` spells
         self._committed = bytearray()  # the bytes of the verifier's committed output
         self._read = 0  # verifier tokens (prompt included) already in ``_committed``
 
     def reset(self, prompt: Sequence[int]) -> None:
         super().reset(prompt)
         self.backend.reset()
-        self._fed, self._own = [], []
+        self._fed, self._own, self._own_spelled = [], [], 0
         self._prompt = self._draft_prompt(prompt)
         self._committed = bytearray()
         self._read = len(prompt)
@@ -94,22 +97,22 @@ class CrossTokenizerDrafter(Drafter):
         self._committed += self.verifier.spell(context[self._read :])
         self._read = len(context)
         logits = self._catch_up()
-        unseen = bytes(self._committed[len(self.draft.spell(self._own)) :])  # a cut character's first bytes
+        unseen = bytes(self._committed[self._own_spelled :])  # a cut character's first bytes
         if self.bridge == "shared":
             return self._propose_shared(logits, gamma, generator)
         return self._propose_text(logits, gamma, generator, unseen)
 
     def _catch_up(self) -> torch.Tensor:
         """Bring the draft's tokens in step with the committed bytes; logits after the last one."""
-        self._own = self._own_tokens()
+        self._own, self._own_spelled = self._own_tokens()
         target = [*self._prompt, *self._own]
         common = min(common_prefix_length(self._fed, target), len(target) - 1)
         self.backend.rollback(common)
         del self._fed[common:]
         return self._feed(target[common:])
 
-    def _own_tokens(self) -> list[int]:
-        """The draft's ids for the committed output up to its last whole character.
+    def _own_tokens(self) -> tuple[list[int], int]:
+        """The draft's ids for the committed output up to its last whole character, and the bytes they spell.
 
         Draft tokens that spell a prefix of it stay (kept drafts cost nothing), all but the last of
         them, which is re-encoded with what follows so that the tokenizer may merge across.
@@ -124,7 +127,8 @@ class CrossTokenizerDrafter(Drafter):
         if length < len(committed) and kept:
             kept -= 1
             length -= len(self.draft.spellings[self._own[kept]])
-        return self._own[:kept] + self.draft.encode(committed[length:])
+        rest = self.draft.encode(committed[length:])
+        return self._own[:kept] + rest, length + len(self.draft.spell(rest))
 
     def _feed(self, tokens: Sequence[int]) -> torch.Tensor:
         out = self.backend.forward(tokens, last_only=True)
@@ -150,18 +154,17 @@ class CrossTokenizerDrafter(Drafter):
 
     def _propose_shared(self, logits: torch.Tensor, gamma: int, generator: torch.Generator | None) -> Draft:
         """Draft from the shared tokens only, each choice made on the verifier's side of the map."""
-        draft_ids, verifier_ids = self._shared
         tokens: list[int] = []
         rows: list[torch.Tensor] = []
         while True:
             row = torch.full((self.verifier_vocab_size,), float("-inf"), device=logits.device)
-            row[verifier_ids.to(logits.device)] = logits[draft_ids.to(logits.device)].float()
+            row[self._shared_verifier] = logits[self._shared_draft].float()
             token = int(choose(row, self.params, generator))
             tokens.append(token)
             rows.append(row)
             if len(tokens) == gamma or token in self.verifier_eos or not self._confident(row, token):
                 break
-            logits = self._feed([int(draft_ids[_position(verifier_ids, token)])])
+            logits = self._feed([self._draft_of[token]])
         return Draft(torch.tensor(tokens, dtype=torch.long, device=logits.device), torch.stack(rows))
 
     def _confident(self, logits: torch.Tensor, token: int) -> bool:
@@ -207,6 +210,3 @@ def _shared_tokens(
     order = sorted(pairs)
     return torch.tensor([pairs[v] for v in order], dtype=torch.long), torch.tensor(order, dtype=torch.long)
 
-
-def _position(sorted_ids: torch.Tensor, value: int) -> int:
-    return int(torch.searchsorted(sorted_ids, torch.tensor(value)))
