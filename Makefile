@@ -8,6 +8,8 @@ STAMP := $(VENV)/.verispec-installed
 LLAMA_STAMP := $(VENV)/.llama-cpp-built
 # LLAMA_CPP=0 skips building the llama.cpp backend (verispec then runs its models on torch).
 LLAMA_CPP ?= 1
+# LLAMA_CPP_AMX=1 keeps ggml's AMX kernels (see the llama-cpp target).
+LLAMA_CPP_AMX ?= 0
 
 .PHONY: setup models models-all data browser llama-cpp bench test test-unit proofs clean
 
@@ -41,6 +43,10 @@ browser:
 # machine of this kind (a GGML_NATIVE build segfaulted on one). --no-cache-dir: pip must not reuse a
 # wheel built with other flags. About 10 minutes on 2 idle cores. A failed build does not stop setup:
 # verispec then runs on torch, and the llama.cpp tests are skipped saying why.
+# The AMX variant is removed unless LLAMA_CPP_AMX=1: on the Xeon VMs of this kind its AMX kernels die
+# with SIGILL (`tilezero` after the thread's tile configuration is lost; llama-cpp-python 0.3.36), on
+# every real GGUF model. ggml then loads the next best set (zen4: AVX-512 VNNI/BF16), which there ran
+# the 1.5B at 60 ms per token against 82 ms for the AMX variant with its AMX kernels switched off.
 LLAMA_CPP_CMAKE_ARGS := -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF \
 	-DLLAMA_CURL=OFF -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
 LLAMA_CPP_JOBS ?= 2
@@ -51,6 +57,7 @@ $(LLAMA_STAMP): $(STAMP)
 		$(BIN)/python -m pip install -q --no-cache-dir --no-build-isolation --no-binary llama-cpp-python \
 		-c constraints/dev.txt llama-cpp-python \
 		|| echo "warning: llama-cpp-python did not build: verispec runs on torch only (make llama-cpp retries)"
+	$(if $(filter 1,$(LLAMA_CPP_AMX)),,rm -f $(VENV)/lib/python*/site-packages/llama_cpp/lib/libggml-cpu-sapphirerapids.so)
 	touch $@
 
 llama-cpp:

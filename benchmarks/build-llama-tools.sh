@@ -34,8 +34,12 @@ has avx512f && flags+=(-DGGML_AVX512=ON)
 has avx512_bf16 && flags+=(-DGGML_AVX512_BF16=ON)
 has avx512_vnni && flags+=(-DGGML_AVX512_VNNI=ON)
 has avx512vbmi && flags+=(-DGGML_AVX512_VBMI=ON)
-has amx_tile && flags+=(-DGGML_AMX_TILE=ON)
-has amx_int8 && flags+=(-DGGML_AMX_INT8=ON)
+# AMX only on request, as for the backend (see the Makefile): its kernels die with SIGILL on the
+# Xeon VMs of this kind.
+if [[ ${LLAMA_CPP_AMX:-0} == 1 ]]; then
+    has amx_tile && flags+=(-DGGML_AMX_TILE=ON)
+    has amx_int8 && flags+=(-DGGML_AMX_INT8=ON)
+fi
 echo "cmake ${flags[*]}"
 
 cmake -S "$src" -B "$work/build" "${flags[@]}" > "$work/cmake.log"
