@@ -7,9 +7,10 @@ collaborative methods (CoSD and its baselines) run the draft with the verifier, 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -292,6 +293,35 @@ class Pipeline:
             device=self.device, assistants=[sources[role] for role in self._extra], backend=backend,
         )
 
+    def with_draft(self, draft: ModelSource) -> Pipeline:
+        """A pipeline of another draft with this pipeline's verifier, which both then share (loaded once)."""
+        sources = self._sources
+        other = Pipeline(
+            draft, sources["verifier"], dtype=self.dtype if self._dtype_given else None, device=self.device,
+            assistants=[sources[role] for role in self._extra], backend=self._backends,
+        )
+        other._handles["verifier"] = self.verifier
+        return other
+
+    def roles(self) -> list[str]:
+        """The model roles: ``draft``, ``verifier``, then ``assistant2``, ... (loads nothing)."""
+        return list(self._sources)
+
+    def with_backends(self, backends: Mapping[str, ModelBackend]) -> Pipeline:
+        """This pipeline with each role's model run by ``backends[role]`` (one slot of a batch): the
+        same names, tokenizers and end tokens, and the vocabulary tables built once for all views."""
+        if not self._same_vocabulary():
+            for role in ("draft", "verifier"):
+                self._spellings(role)
+        view = copy.copy(self)
+        # Each view its own tokenizers: a fast tokenizer used by two threads at once can fail ("Already borrowed").
+        view._handles = {
+            role: replace(self._handle(role), _backend=backends[role], tokenizer=copy.deepcopy(self._handle(role).tokenizer))
+            for role in self._sources
+        }
+        view._fusions = {}
+        return view
+
     def runtime(self) -> dict[str, Any]:
         """Where the models run, for results files: the backend per role, the torch dtype, the device."""
         return {"backend": self.backend_label(), "dtype": self.dtype, "device": self.device}
@@ -313,6 +343,10 @@ class Pipeline:
             return "torch"
         name = source[0] if isinstance(source, tuple) else source
         return choose_backend(name, requested, device=self.device, dtype_given=self._dtype_given)
+
+    def handle(self, role: str) -> ModelHandle:
+        """The model of ``role`` (``draft``, ``verifier``, ``assistant2``, ...), loaded on first use."""
+        return self._handle(role)
 
     def _handle(self, role: str) -> ModelHandle:
         if role not in self._handles:

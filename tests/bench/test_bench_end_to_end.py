@@ -43,7 +43,11 @@ def test_json_has_settings_environment_prompts_runs_and_summary(payload):
 
 def test_summary_in_json_is_recomputed_from_its_runs(result, payload):
     runs = [RunRecord(**{k: v for k, v in r.items() if k in RunRecord.__dataclass_fields__}) for r in payload["runs"]]
-    assert summarize_runs(runs, [m["method"] for m in payload["summary"]["methods"]]).to_dict() == payload["summary"]
+    rows = payload["summary"]["methods"]
+    baselines = {m["method"]: m["baseline"] for m in rows}
+    drafts = {m["method"]: m["draft_only"] for m in rows if m["draft_only"]}
+    assert summarize_runs(runs, [m["method"] for m in rows], baselines, drafts).to_dict() == payload["summary"]
+    assert drafts == {"sd": "draft", "sd:adaptive=false,gamma=3": "draft", "hf-assisted": "draft"}
     assert result.summary.to_dict() == payload["summary"]
 
 

@@ -81,12 +81,13 @@ def test_matching_prefix_and_identity():
 
 
 def test_table_shows_every_method_with_counts_and_ceiling():
-    table = format_table(summarize_runs(compared(RUNS), ["verifier", "draft", "sd"]))
+    table = format_table(summarize_runs(compared(RUNS), ["verifier", "draft", "sd"], drafts={"sd": "draft"}))
     lines = table.splitlines()
-    assert lines[0].split() == ["method", "tok/s", "speedup", "math", "code", "τ", "accept", "identical", "overhead"]
+    assert lines[0].split() == [
+        "method", "tok/s", "speedup", "math", "code", "τ", "accept", "identical", "overhead", "c"]
     sd = lines[4].split()
     assert sd[:5] == ["sd", "8.00", "1.50x", "2.00x", "1.35x"]
-    assert sd[5:8] == ["3.00", "64.5%", "2/3"]
+    assert sd[5:8] == ["3.00", "64.5%", "2/3"] and sd[-1] == "0.500"
     assert lines[2].split()[7] == "ref"
     assert "c (draft/verifier cost per token) = 0.500; ceiling 1/c = 2.00x" in table
 

@@ -40,12 +40,15 @@ class ForwardClock:
         yield
         if self._synchronize:
             torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        self.seconds += elapsed
+        self.add(time.perf_counter() - start, tokens)
+
+    def add(self, seconds: float, tokens: int = 0) -> None:
+        """Book one forward pass over ``tokens`` new tokens that took ``seconds``."""
+        self.seconds += seconds
         self.count += 1
         if tokens:
             before = self.by_length.get(tokens)
-            self.by_length[tokens] = elapsed if before is None else before + self.recent * (elapsed - before)
+            self.by_length[tokens] = seconds if before is None else before + self.recent * (seconds - before)
 
 
 @dataclass(frozen=True)

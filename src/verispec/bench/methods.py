@@ -12,14 +12,19 @@ of the verifier's GGUF (``llama-lookup:num_pred_tokens=10``); ``llama-speculativ
 own draft-model speculative decoding program (``llama-speculative:draft_max=8,p_min=0.75``; built
 by ``benchmarks/build-llama-tools.sh``).
 
-A verispec method spec may end in ``@torch`` or ``@llama.cpp`` to run on that backend instead of
-the benchmark's own (``sd@torch`` beside ``sd`` on llama.cpp), so backends compare in one run.
+Any spec may end in ``@`` and a placement: ``@torch`` or ``@llama.cpp`` runs a verispec method on
+that backend instead of the benchmark's own (``sd@torch`` beside ``sd`` on llama.cpp), and
+``@draft=NAME`` uses another draft model (``sd@draft=smollm2-135m-instruct``,
+``hf-assisted@draft=smollm2-135m-instruct``), so backends and drafts compare in one run; both
+combine as ``sd@torch,draft=NAME``. A method's speedup and identity are measured against the
+verifier on its own backend (``verifier@torch`` where the run has it), and its draft's cost ratio
+against the draft-only run with the same placement (``draft@draft=NAME``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from verispec.bench.llamacpp_peer import LLAMA_LOOKUP, LLAMA_PLAIN, LOOKUP_DEFAULTS, LOOKUP_OPTIONS, has_gguf
@@ -63,6 +68,28 @@ class BenchMethod:
     peer: str | None = None
     peer_options: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None  # None: the benchmark's own backend
+    draft: str | None = None  # None: the benchmark's own draft model
+
+    @property
+    def placement(self) -> str:
+        """The label's ``@`` suffix that says where the method ran ("" for the benchmark's own models)."""
+        parts = [p for p in (self.backend, self.draft and f"draft={self.draft}") if p]
+        return "@" + ",".join(parts) if parts else ""
+
+    @property
+    def runs_on(self) -> str | None:
+        """The backend the method needs (transformers' peers run on torch); None: the benchmark's own."""
+        return TORCH if self.peer in PEERS else self.backend
+
+    def baseline(self, labels: Sequence[str]) -> str:
+        """The verifier-only run to compare with: the one on this method's backend where the run has it."""
+        same_backend = f"{BASELINE}@{self.runs_on}"
+        return same_backend if self.runs_on and same_backend in labels else BASELINE
+
+    def draft_only(self, labels: Sequence[str]) -> str | None:
+        """The draft-only run of this method's draft model on its backend, where the run has it."""
+        label = DRAFT_ONLY + self.placement
+        return label if label in labels else None
 
     @property
     def is_peer(self) -> bool:
@@ -74,6 +101,13 @@ class BenchMethod:
         if self.method is not None:
             return self.method.spec.speculative
         return self.peer in (HF_ASSISTED, HF_LOOKUP, LLAMA_LOOKUP, LLAMA_SPECULATIVE)
+
+    @property
+    def uses_draft_model(self) -> bool:
+        """True when a draft model proposes the tokens (not prompt lookup)."""
+        if self.method is not None:
+            return self.method.spec.speculative and self.method.uses_draft_model
+        return self.peer in (HF_ASSISTED, LLAMA_SPECULATIVE)
 
     def settings(self) -> dict[str, Any]:
         """The resolved settings, defaults included, for the results file."""
@@ -96,11 +130,14 @@ def split_specs(text: str) -> list[str]:
     """Split a comma list of method specs whose options are comma lists too.
 
     ``"verifier,sd:gamma=5,adaptive=false,hf-assisted"`` -> ``["verifier", "sd:gamma=5,adaptive=false",
-    "hf-assisted"]``: a ``key=value`` part without a method name continues the spec before it.
+    "hf-assisted"]``: a ``key=value`` part without a method name (no ``:``, no ``@`` in its key)
+    continues the spec before it, so ``sd@torch,draft=NAME`` stays one spec and ``draft@draft=NAME``
+    starts one.
     """
     specs: list[str] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if specs and "=" in part and ":" not in part:
+        key, eq, _ = part.partition("=")
+        if specs and eq and ":" not in part and "@" not in key:
             specs[-1] += "," + part
         else:
             specs.append(part)
@@ -131,8 +168,38 @@ _LOOKUP_PEERS: dict[str, tuple[dict[str, type], dict[str, Any]]] = {
 
 
 def parse_method(spec: str) -> BenchMethod:
-    """One method spec: a transformers peer name with options, or any verispec method spec."""
-    name, _, raw = spec.strip().partition(":")
+    """One method spec, optionally placed (``@torch``, ``@draft=NAME``): see the module docstring."""
+    head, at, placement = spec.strip().rpartition("@") if "@" in spec else (spec.strip(), "", "")
+    method = _parse_unplaced(head)
+    if not at:
+        return method
+    backend, draft = _parse_placement(head, placement)
+    if backend is not None and method.method is None:
+        raise ConfigError(f"{spec}: only verispec methods take a backend; peers run where their library runs")
+    placed = replace(method, backend=backend, draft=draft)
+    return replace(placed, label=method.label + placed.placement)
+
+
+def _parse_placement(head: str, placement: str) -> tuple[str | None, str | None]:
+    """``torch`` / ``llama.cpp`` and ``draft=NAME``, comma separated, each at most once."""
+    backend = draft = None
+    for item in filter(None, (part.strip() for part in placement.split(","))):
+        key, eq, value = item.partition("=")
+        if item in (TORCH, LLAMA_CPP) and backend is None:
+            backend = item
+        elif eq and key == "draft" and value and draft is None:
+            draft = value
+        else:
+            raise ConfigError(
+                f"{head}@{placement}: a method runs @{TORCH} or @{LLAMA_CPP}, with another draft as "
+                f"@draft=NAME (both: @{TORCH},draft=NAME)"
+            )
+    return backend, draft
+
+
+def _parse_unplaced(spec: str) -> BenchMethod:
+    """A transformers or llama.cpp peer name with options, or any verispec method spec."""
+    name, _, raw = spec.partition(":")
     if name in (HF_VERIFIER, LLAMA_PLAIN):
         if raw:
             raise ConfigError(f"{name!r} takes no options, got {raw!r}")
@@ -154,13 +221,8 @@ def parse_method(spec: str) -> BenchMethod:
         if options.get("draft_max", 1) < 1 or options.get("draft_min", 0) < 0 or not 0 <= options.get("p_min", 0) <= 1:
             raise ConfigError(f"{LLAMA_SPECULATIVE}: need draft_max >= 1, draft_min >= 0, 0 <= p_min <= 1, got {options}")
         return BenchMethod(_label(LLAMA_SPECULATIVE, options), peer=LLAMA_SPECULATIVE, peer_options=options)
-    spec, at, backend = spec.strip().rpartition("@") if "@" in spec else (spec, "", "")
     method = Method.parse(spec)
-    if not at:
-        return BenchMethod(method.label(), method=method)
-    if backend not in (TORCH, LLAMA_CPP):
-        raise ConfigError(f"{spec}@{backend}: a method runs @{TORCH} or @{LLAMA_CPP}")
-    return BenchMethod(f"{method.label()}@{backend}", method=method, backend=backend)
+    return BenchMethod(method.label(), method=method)
 
 
 def _peer_options(peer: str, raw: str, allowed: dict[str, type]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ reads the prompt and the first draft together, so there is no separate prefill);
 draft tokens the verifier read (the first pass's length minus the prompt, then each pass's length
 minus the one token committed last round); ``accepted`` = new tokens − rounds (each round commits
 its kept draft tokens plus one verifier token). Prompt lookup counts the same way, with no draft
-model forwards.
+model forwards. A draft with another tokenizer runs as transformers' universal assisted generation
+(``tokenizer`` and ``assistant_tokenizer`` given), counted the same way in the verifier's tokens.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from transformers import GenerationConfig, PreTrainedModel
 from verispec.bench.methods import HF_ASSISTED, HF_LOOKUP, BenchMethod
 from verispec.bench.records import RunContext, RunRecord
 from verispec.pipeline import ModelHandle
+from verispec.tokens import same_vocabulary
 
 
 @dataclass
@@ -116,6 +118,9 @@ def run_peer(
     if method.peer == HF_ASSISTED:
         kwargs["assistant_model"] = draft.model
         assistant_options = method.peer_options
+        if not same_vocabulary(draft.tokenizer, verifier.tokenizer):
+            # Universal assisted generation: transformers re-tokenizes the draft's text itself.
+            kwargs.update(tokenizer=verifier.tokenizer, assistant_tokenizer=draft.tokenizer)
     elif method.peer == HF_LOOKUP:
         kwargs.update(method.peer_options)
     with assistant_config(draft.model, assistant_options), counting(model) as vc, counting(draft.model) as dc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -13,14 +13,14 @@ from tqdm import tqdm
 from verispec import runinfo
 from verispec.bench.llamacpp_peer import LlamaPeers
 from verispec.bench.llamacpp_tools import LLAMA_SPECULATIVE, program_info, run_speculative
-from verispec.bench.methods import BASELINE, DEFAULT_METHODS, HF_ASSISTED, LLAMA_PEERS, PEERS, BenchMethod, parse_methods
+from verispec.bench.methods import DEFAULT_METHODS, HF_ASSISTED, LLAMA_PEERS, BenchMethod, parse_methods
 from verispec.bench.peer import assistant_settings, run_peer
 from verispec.bench.prompts import PROMPTS, WARMUP_PROMPT, BenchPrompt, select_prompts
 from verispec.bench.records import RunContext, RunRecord, compare_with_baseline, from_result
 from verispec.bench.summary import BenchSummary, summarize_runs
 from verispec.errors import ConfigError
-from verispec.models.handles import LLAMA_CPP, TORCH
-from verispec.pipeline import Pipeline
+from verispec.models.handles import LLAMA_CPP
+from verispec.pipeline import ModelSource, Pipeline
 from verispec.tokens import encode_prompt
 
 # The default run (12 prompts x 4 methods) must finish in under 10 minutes on a 2-core CPU without
@@ -126,27 +126,34 @@ def run_bench(
     *,
     prompts: Sequence[BenchPrompt] = PROMPTS,
     progress: bool = True,
+    drafts: Mapping[str, ModelSource] | None = None,
 ) -> BenchResult:
-    """Run every method on every chosen prompt and summarize; nothing is written to disk."""
+    """Run every method on every chosen prompt and summarize; nothing is written to disk.
+
+    ``drafts`` names draft models that methods placed ``@draft=NAME`` use (models in memory, for
+    example); a name not in it is loaded like ``Pipeline``'s draft (registry name, path or id).
+    """
     methods = parse_methods(config.methods)
     chosen = select_prompts(prompts, categories=config.categories, limit=config.limit)
-    runner = _Runner(pipe)
+    runner = _Runner(pipe, drafts or {})
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start, load_before = time.perf_counter(), runinfo.load_average()
     _load_models(runner, methods)
     load_seconds = time.perf_counter() - start
     warmups = len(methods) if config.warmup else 0
     runs: list[RunRecord] = []
+    baselines = _counterparts(methods).baselines
     with tqdm(total=warmups + len(chosen) * len(methods) * config.repeats, unit="run", disable=not progress) as bar:
         if config.warmup:
             _warm_up(runner, methods, config.warmup_tokens, bar)
         for block, (repeat, prompt) in enumerate((r, p) for r in range(config.repeats) for p in chosen):
-            runs.extend(_run_block(runner, _rotated(methods, block), prompt, repeat, config.max_new_tokens, bar))
+            order = _rotated(methods, block)
+            runs.extend(_run_block(runner, order, baselines, prompt, repeat, config.max_new_tokens, bar))
     runner.llama_peers.close()
     return BenchResult(
         config=config, runs=runs,
         prompts=[PromptInfo(p.id, p.category, p.text, len(runner.prompt_ids(p))) for p in chosen],
-        summary=summarize_runs(runs, [m.label for m in methods]),
+        summary=summarize_runs(runs, [m.label for m in methods], **asdict(_counterparts(methods))),
         method_settings=_method_settings(runner, methods), models=_models(runner),
         environment=runinfo.environment(load_before), started_at=started,
         load_seconds=load_seconds, wall_seconds=time.perf_counter() - start,
@@ -168,18 +175,30 @@ def _warm_up(runner: _Runner, methods: Sequence[BenchMethod], max_new_tokens: in
         bar.update()
 
 
+def _counterparts(methods: Sequence[BenchMethod]) -> Counterparts:
+    """Each method's verifier-only run (on its backend) and draft-only run (its draft, its backend)."""
+    labels = [m.label for m in methods]
+    return Counterparts(
+        baselines={m.label: m.baseline(labels) for m in methods},
+        drafts={m.label: d for m in methods if m.uses_draft_model and (d := m.draft_only(labels))},
+    )
+
+
 def _run_block(
-    runner: _Runner, order: Sequence[BenchMethod], prompt: BenchPrompt, repeat: int, max_new_tokens: int, bar: tqdm
+    runner: _Runner, order: Sequence[BenchMethod], baselines: dict[str, str], prompt: BenchPrompt, repeat: int,
+    max_new_tokens: int, bar: tqdm,
 ) -> list[RunRecord]:
-    """All methods back to back on one prompt, then each compared with the verifier-only run."""
-    block = []
+    """All methods back to back on one prompt, then each compared with its verifier-only run."""
+    block = {}
     for position, method in enumerate(order):
         bar.set_postfix_str(f"{prompt.id} {method.label}")
         ctx = RunContext(prompt.id, prompt.category, method.label, repeat, position)
-        block.append(runner.run(method, prompt, ctx, max_new_tokens))
+        block[method.label] = runner.run(method, prompt, ctx, max_new_tokens)
         bar.update()
-    baseline = next(r for r in block if r.method == BASELINE)
-    return [r if r is baseline else compare_with_baseline(r, baseline) for r in block]
+    return [
+        r if baselines[label] == label else compare_with_baseline(r, block[baselines[label]])
+        for label, r in block.items()
+    ]
 
 
 def _rotated(methods: Sequence[BenchMethod], shift: int) -> list[BenchMethod]:
@@ -188,27 +207,47 @@ def _rotated(methods: Sequence[BenchMethod], shift: int) -> list[BenchMethod]:
     return [*methods[k:], *methods[:k]]
 
 
+@dataclass(frozen=True)
+class Counterparts:
+    """Per method label: the label of its verifier-only run and of its draft-only run."""
+
+    baselines: dict[str, str]
+    drafts: dict[str, str]
+
+
 class _Runner:
     """Runs one method on one prompt with the pipeline's models and returns its record."""
 
-    def __init__(self, pipe: Pipeline) -> None:
+    def __init__(self, pipe: Pipeline, drafts: Mapping[str, ModelSource]) -> None:
         self.pipe = pipe
+        self.drafts = drafts
         self._prompt_ids: dict[str, list[int]] = {}
         self._siblings: dict[str, Pipeline] = {}
         self.llama_peers = LlamaPeers()
 
     def pipeline_for(self, method: BenchMethod) -> Pipeline:
-        """The benchmark's pipeline, or the same models on the backend the method names
-        (transformers' peers need torch models)."""
-        backend = TORCH if method.peer in PEERS else method.backend
-        if backend is None or self.pipe.backend_label() == backend:
+        """The benchmark's pipeline, or the same verifier on the backend the method names
+        (transformers' peers need torch models) with the draft it names; the verifier of one
+        backend is loaded once for all drafts."""
+        backend = method.runs_on if method.runs_on != self.pipe.backend_label() else None
+        if backend is None and method.draft is None:
             return self.pipe
-        if backend not in self._siblings:
-            self._siblings[backend] = self.pipe.on_backend(backend)
-        return self._siblings[backend]
+        return self._sibling(backend, method.draft)
+
+    def _sibling(self, backend: str | None, draft: str | None) -> Pipeline:
+        """The pipeline on ``backend`` (None: the benchmark's) with ``draft`` (None: the benchmark's)."""
+        key = ",".join(p for p in (backend, draft and f"draft={draft}") if p)
+        if key not in self._siblings:
+            base = self._sibling(backend, None) if backend and draft else self.pipe
+            if draft:
+                self._siblings[key] = base.with_draft(self.drafts.get(draft, draft))
+            else:
+                assert backend is not None
+                self._siblings[key] = base.on_backend(backend)
+        return self._siblings[key]
 
     def pipelines(self) -> dict[str, Pipeline]:
-        """Every pipeline used so far, by backend label."""
+        """Every pipeline used so far: by backend label, then by backend and draft where a method named one."""
         return {self.pipe.backend_label(): self.pipe, **self._siblings}
 
     def prompt_ids(self, prompt: BenchPrompt) -> list[int]:
@@ -262,6 +301,8 @@ def _method_settings(runner: _Runner, methods: Sequence[BenchMethod]) -> dict[st
     for m in methods:
         pipe = runner.pipeline_for(m)
         settings[m.label]["ran_on"] = pipe.backend_label()
+        if m.uses_draft_model:
+            settings[m.label]["draft"] = pipe.draft.name
         if m.method is not None and m.method.spec.speculative:
             settings[m.label]["cost_aware"] = m.method.cost_aware(default=pipe.verifier.runtime == LLAMA_CPP)
         if m.peer == HF_ASSISTED:

@@ -8,8 +8,8 @@ all runs (total tokens ÷ total verifier passes; total kept ÷ total proposed), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from statistics import median
 from typing import Any
 
@@ -41,6 +41,9 @@ class MethodSummary:
     identical: int
     compared: int
     overhead_fraction: float | None
+    baseline: str = BASELINE  # the verifier-only run its speedup and identity compare with
+    draft_only: str | None = None  # the draft-only run its cost ratio comes from
+    cost_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class BenchSummary:
     """Every method's row, plus the draft/verifier cost ratio ``c`` and the ceiling ``1/c``.
 
     ``c`` is the median over prompts of (draft-only seconds per token ÷ verifier-only seconds per
-    token); no draft-model method can beat ``1/c`` over verifier-only on this machine.
+    token); no draft-model method can beat ``1/c`` over verifier-only on this machine. These are
+    the benchmark's own pair's; a method with another draft or backend has its own ``c`` in its row.
     """
 
     methods: list[MethodSummary]
@@ -60,13 +64,27 @@ class BenchSummary:
         return asdict(self)
 
 
-def summarize_runs(runs: Sequence[RunRecord], methods: Sequence[str]) -> BenchSummary:
-    """The summary of ``runs`` for ``methods`` (in that order); the baseline must have run."""
+def summarize_runs(
+    runs: Sequence[RunRecord],
+    methods: Sequence[str],
+    baselines: Mapping[str, str] | None = None,
+    drafts: Mapping[str, str] | None = None,
+) -> BenchSummary:
+    """The summary of ``runs`` for ``methods`` (in that order).
+
+    ``baselines`` names each method's verifier-only run (default: ``verifier``, which must have
+    run); ``drafts`` each draft-model method's draft-only run, for its own cost ratio.
+    """
+    baselines, drafts = baselines or {}, drafts or {}
     speeds = per_prompt_speeds(runs)
-    baseline = speeds[BASELINE]
     categories = list(dict.fromkeys(r.category for r in runs))
-    rows = [_method_summary(m, [r for r in runs if r.method == m], speeds[m], baseline, categories) for m in methods]
-    cost = _cost_ratio(baseline, speeds.get(DRAFT_ONLY, {}))
+    rows = []
+    for m in methods:
+        base = baselines.get(m, BASELINE)
+        row = _method_summary(m, [r for r in runs if r.method == m], speeds[m], speeds[base], categories)
+        cost = _cost_ratio(speeds[base], speeds[drafts[m]]) if m in drafts else None
+        rows.append(replace(row, baseline=base, draft_only=drafts.get(m), cost_ratio=cost))
+    cost = _cost_ratio(speeds[BASELINE], speeds.get(DRAFT_ONLY, {}))
     return BenchSummary(rows, cost, 1 / cost if cost else None, categories)
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from verispec.bench.methods import BASELINE
 from verispec.bench.summary import BenchSummary, MethodSummary
 
 
 def format_table(summary: BenchSummary) -> str:
     """One row per method: medians of tokens/s and speedup (overall and per category), τ,
-    acceptance, identical-to-verifier count and overhead; then the cost ratio ``c`` and ``1/c``.
+    acceptance, identical-to-verifier count, overhead and the draft's cost ratio ``c`` (where the
+    run has the draft alone on the method's backend); then ``c`` and ``1/c`` of the benchmark's pair.
+    Methods placed on another backend are compared with the verifier there.
     """
-    header = ["method", "tok/s", "speedup", *summary.categories, "τ", "accept", "identical", "overhead"]
+    header = ["method", "tok/s", "speedup", *summary.categories, "τ", "accept", "identical", "overhead", "c"]
     rows = [header, *(_row(m, summary.categories) for m in summary.methods)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(_align(i, cell, w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
@@ -28,8 +29,9 @@ def _row(m: MethodSummary, categories: list[str]) -> list[str]:
         *(_times(m.by_category[c].speedup) if c in m.by_category else "-" for c in categories),
         f"{m.mean_accepted_length:.2f}" if m.mean_accepted_length is not None else "-",
         f"{m.acceptance_rate:.1%}" if m.acceptance_rate is not None else "-",
-        "ref" if m.method == BASELINE else f"{m.identical}/{m.compared}",
+        "ref" if m.method == m.baseline else f"{m.identical}/{m.compared}",
         f"{m.overhead_fraction:.1%}" if m.overhead_fraction is not None else "-",
+        f"{m.cost_ratio:.3f}" if m.cost_ratio is not None else "-",
     ]
 
 

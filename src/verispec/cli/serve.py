@@ -44,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-tokens", type=int, default=256,
                         help="max_tokens for requests that give none (default: %(default)s)")
     parser.add_argument("--queue-size", type=int, default=64,
-                        help="requests that may wait behind the running one; more get 429 (default: %(default)s)")
+                        help="requests that may wait behind the running ones; more get 429 (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="requests generated together, batched per decode, when every model runs on llama.cpp "
+                             "(torch: one at a time) (default: %(default)s)")
     add_runtime_options(parser)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         ) from error
 
     config = ServerConfig(model_id=args.model_id, method=args.method, default_max_tokens=args.max_tokens,
-                          queue_size=args.queue_size, api_key=args.api_key)
+                          queue_size=args.queue_size, api_key=args.api_key, batch_size=args.batch_size)
     if not is_loopback(args.host) and config.api_key is None:
         print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
               f"set --api-key or ${API_KEY_ENV}", file=sys.stderr)

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--draft", default=SMALL_MODEL, help="draft model (default: %(default)s)")
     parser.add_argument("--verifier", default=SMALL_MODEL, help="verifier model (default: %(default)s)")
     parser.add_argument("--method", default="sd", help="method of every request (default: %(default)s)")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent streaming clients (default: %(default)s)")
+    parser.add_argument("--clients", type=_levels, default=(20,),
+                        help="concurrent streaming clients, or levels run in turn: 1,4,8,20 (default: 20)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="requests the server batches together on llama.cpp (default: %(default)s)")
     parser.add_argument("--waves", type=int, default=2, help="rounds of concurrent requests (default: %(default)s)")
     parser.add_argument("--max-tokens", type=int, default=32, help="per request (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s, greedy)")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         ) from error
 
     config = LoadConfig(clients=args.clients, waves=args.waves, max_tokens=args.max_tokens, method=args.method,
-                        temperature=args.temperature)
+                        temperature=args.temperature, batch_size=args.batch_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
     pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
     settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
@@ -58,14 +61,26 @@ def run(args: argparse.Namespace) -> int:
     _write(results, args.out)
     print(_report(results))
     print(f"results: {args.out}")
-    return 0 if results["summary"]["failed"] == 0 else 1
+    return 0 if all(level["summary"]["failed"] == 0 for level in results["levels"]) else 1
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    """``"20"`` or ``"1,4,8,20"``: the numbers of concurrent clients, each level in turn."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"clients must be a number or a comma list of numbers, got {text!r}") from None
 
 
 def _report(results: dict[str, Any]) -> str:
-    s, memory = results["summary"], results["memory"]
+    return "\n".join(_level_report(level) for level in results["levels"])
+
+
+def _level_report(level: dict[str, Any]) -> str:
+    s, memory = level["summary"], level["memory"]
     latency, ttft = s["latency_s"] or {}, s["ttft_s"] or {}
     return (
-        f"{s['completed']}/{s['requests']} requests completed in {s['wall_seconds']:.1f} s; "
+        f"{level['clients']} clients: {s['completed']}/{s['requests']} requests completed in {s['wall_seconds']:.1f} s; "
         f"latency p50 {latency.get('p50')} s, p95 {latency.get('p95')} s; "
         f"first token p50 {ttft.get('p50')} s, p95 {ttft.get('p95')} s; "
         f"{s['throughput_tokens_per_s']} tokens/s; peak RSS {memory['peak_rss_mib']} MiB "
@@ -90,6 +105,7 @@ def _command(args: argparse.Namespace) -> list[str]:
     """The command that reproduces these numbers, every setting spelled out."""
     return [
         "verispec", "serve-bench", "--draft", args.draft, "--verifier", args.verifier, "--method", args.method,
-        "--clients", str(args.clients), "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
+        "--clients", ",".join(map(str, args.clients)), "--batch-size", str(args.batch_size),
+        "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
         "--temperature", str(args.temperature), *runtime_argv(args), "--out", str(args.out),
     ]

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import verispec
+from verispec.batching import BatchedPipeline, BatchSettings
+from verispec.models.handles import LLAMA_CPP
 from verispec.pipeline import Pipeline
 from verispec.server.config import ServerConfig
 from verispec.server.errors import install_error_handlers
@@ -20,14 +22,17 @@ from verispec.server.worker import GenerationWorker
 
 
 def create_app(pipe: Pipeline, config: ServerConfig | None = None) -> FastAPI:
-    """The server for ``pipe``: its models are loaded now, once; generations run on one worker thread.
+    """The server for ``pipe``: its models are loaded now, once; generations run on worker threads,
+    batched together when every model runs on llama.cpp (``config.batch_size`` at most).
 
     Serve it with any ASGI server (``uvicorn.run(app)``), or :class:`~verispec.server.ServerThread`.
     """
     config = config or ServerConfig()
     _load_models(pipe)
-    state = ServerState(pipe, config, GenerationWorker(pipe, max_queue=config.queue_size), ServerMetrics(),
-                        started_at=int(time.time()))
+    batched = _batched(pipe, config)
+    worker = (GenerationWorker(batched, max_queue=config.queue_size, concurrency=config.batch_size) if batched
+              else GenerationWorker(pipe, max_queue=config.queue_size))
+    state = ServerState(pipe, config, worker, ServerMetrics(), started_at=int(time.time()), batched=batched)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,6 +41,8 @@ def create_app(pipe: Pipeline, config: ServerConfig | None = None) -> FastAPI:
             yield
         finally:
             state.worker.stop()
+            if batched is not None:
+                batched.close()
 
     # No /docs pages: they load scripts from a CDN, and this server must work offline.
     app = FastAPI(title="verispec", version=verispec.__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -45,6 +52,13 @@ def create_app(pipe: Pipeline, config: ServerConfig | None = None) -> FastAPI:
     app.include_router(guarded)
     app.add_middleware(RequestCounter, metrics=state.metrics)
     return app
+
+
+def _batched(pipe: Pipeline, config: ServerConfig) -> BatchedPipeline | None:
+    """The batch for concurrent requests, where it runs: every model on llama.cpp and a batch above 1."""
+    if config.batch_size == 1 or any(pipe.backend_of(role) != LLAMA_CPP for role in pipe.roles()):
+        return None
+    return BatchedPipeline(pipe, BatchSettings(slots=config.batch_size))
 
 
 def _load_models(pipe: Pipeline) -> None:

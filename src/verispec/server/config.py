@@ -15,9 +15,10 @@ class ServerConfig:
     """How the server answers requests.
 
     ``method`` (``name[:key=value,...]``) is used when a request names none in its ``verispec``
-    extension; ``default_max_tokens`` when it gives no ``max_tokens``. At most ``queue_size``
-    requests wait behind the one being generated; more are refused with 429. ``api_key``, when
-    set, is required as ``Authorization: Bearer <key>`` on ``/v1/*`` and ``/metrics``.
+    extension; ``default_max_tokens`` when it gives no ``max_tokens``. Up to ``batch_size``
+    requests generate together (continuous batching, when every model runs on llama.cpp; one at a
+    time on torch); at most ``queue_size`` more wait, and beyond that requests are refused with 429.
+    ``api_key``, when set, is required as ``Authorization: Bearer <key>`` on ``/v1/*`` and ``/metrics``.
     """
 
     model_id: str = "verispec"
@@ -26,6 +27,7 @@ class ServerConfig:
     max_tokens_limit: int = 4096
     queue_size: int = 64
     api_key: str | None = None
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
         Method.parse(self.method)  # an unknown default method fails at start-up, not on the first request
@@ -33,6 +35,8 @@ class ServerConfig:
             raise ConfigError(
                 f"default max tokens must be in [1, {self.max_tokens_limit}], got {self.default_max_tokens}"
             )
+        if not 1 <= self.batch_size <= 256:
+            raise ConfigError(f"batch size must be 1 to 256, got {self.batch_size}")
         if self.queue_size < 1:
             raise ConfigError(f"queue size must be >= 1, got {self.queue_size}")
         if self.api_key is not None and not self.api_key.strip():

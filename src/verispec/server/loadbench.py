@@ -1,9 +1,10 @@
 """Load benchmark: many concurrent streaming clients against a server on loopback.
 
 Waves of ``clients`` concurrent streaming chat requests (the official ``openai`` client) go to a
-server started in this process. Every request's latency, time to first token and tokens are
-recorded, with p50/p95, throughput and the process's resident memory sampled throughout: its
-value at the end of each wave shows whether memory stays bounded as requests keep coming.
+server started in this process, at each concurrency level in turn (1, 4, 8, 20 clients ...).
+Every request's latency, time to first token and tokens are recorded, with p50/p95, throughput and
+the process's resident memory sampled throughout: its value at the end of each wave shows whether
+memory stays bounded as requests keep coming.
 """
 
 from __future__ import annotations
@@ -29,23 +30,27 @@ from verispec.server.app import create_app
 from verispec.server.background import ServerThread
 from verispec.server.config import ServerConfig
 
-SCHEMA = "verispec.server-load/1"
+SCHEMA = "verispec.server-load/2"
 _MIB = 2**20
 
 
 @dataclass(frozen=True)
 class LoadConfig:
-    """How hard to load the server: ``waves`` rounds of ``clients`` concurrent streaming requests."""
+    """How hard to load the server: at each level of ``clients``, ``waves`` rounds of that many
+    concurrent streaming requests; the server batches up to ``batch_size`` of them (llama.cpp)."""
 
-    clients: int = 20
+    clients: tuple[int, ...] = (20,)
     waves: int = 2
     max_tokens: int = 32
     method: str = "sd"
     temperature: float = 0.0
     sample_seconds: float = 0.05
+    batch_size: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("clients", "waves", "max_tokens"):
+        if not self.clients or min(self.clients) < 1:
+            raise ConfigError(f"clients must be >= 1 at every level, got {self.clients}")
+        for name in ("waves", "max_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
 
@@ -134,7 +139,8 @@ async def warm_up(base_url: str, model: str, config: LoadConfig) -> RequestRecor
 
 
 async def run_waves(
-    base_url: str, model: str, config: LoadConfig, prompts: Sequence[BenchPrompt], sampler: MemorySampler
+    base_url: str, model: str, config: LoadConfig, clients: int, prompts: Sequence[BenchPrompt],
+    sampler: MemorySampler,
 ) -> tuple[list[RequestRecord], float]:
     """Every wave's requests (all clients at once, waves one after another) and the wall time of all waves."""
     records: list[RequestRecord] = []
@@ -142,7 +148,7 @@ async def run_waves(
     async with _client(base_url) as client:
         for wave in range(config.waves):
             records += await asyncio.gather(*(
-                _request(client, model, prompts[i % len(prompts)], config, wave, i) for i in range(config.clients)
+                _request(client, model, prompts[i % len(prompts)], config, wave, i) for i in range(clients)
             ))
             sampler.mark(f"end of wave {wave + 1}")
     return records, time.perf_counter() - start
@@ -178,28 +184,36 @@ def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
 def run_load_benchmark(
     pipe: Pipeline, config: LoadConfig, *, settings: dict[str, Any] | None = None, command: list[str] | None = None
 ) -> dict[str, Any]:
-    """Serve ``pipe`` on loopback, warm it up, run the waves and return the JSON-ready results.
+    """Serve ``pipe`` on loopback, warm it up, run the waves of every level and return the JSON-ready
+    results: per level of concurrency its summary, memory and requests.
 
     ``settings`` (models, dtype, ...) are stored alongside the load settings.
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_before = runinfo.load_average()
-    server_config = ServerConfig(method=config.method, queue_size=max(64, config.clients))
-    with ServerThread(create_app(pipe, server_config)) as server:
+    server_config = ServerConfig(method=config.method, queue_size=max(64, *config.clients),
+                                 batch_size=config.batch_size)
+    app = create_app(pipe, server_config)
+    levels = []
+    with ServerThread(app) as server:
         first = asyncio.run(warm_up(server.url, server_config.model_id, config))
-        with MemorySampler(config.sample_seconds) as sampler:  # the peak under load, not of model loading
-            sampler.mark("after warm-up")
-            records, wall = asyncio.run(run_waves(server.url, server_config.model_id, config, PROMPTS, sampler))
+        for clients in config.clients:
+            with MemorySampler(config.sample_seconds) as sampler:  # the peak under load, not of model loading
+                sampler.mark("start")
+                records, wall = asyncio.run(
+                    run_waves(server.url, server_config.model_id, config, clients, PROMPTS, sampler))
+            levels.append({"clients": clients, "summary": summarize(records, wall), "memory": _memory(sampler),
+                           "requests": [asdict(r) for r in records]})
+    batched = app.state.verispec.batched
     return {
         "schema": SCHEMA,
         "started_at": started_at,
         "command": command,
-        "settings": {**asdict(config), **(settings or {}), "prompts": [p.id for p in PROMPTS]},
+        "settings": {**asdict(config), **(settings or {}), "prompts": [p.id for p in PROMPTS],
+                     "batched": batched is not None},
         "environment": runinfo.environment(load_before, "fastapi", "uvicorn", "openai"),
         "warm_up": {"ok": first.ok, "error": first.error, "latency_s": round(first.latency_s, 3)},
-        "summary": summarize(records, wall),
-        "memory": _memory(sampler),
-        "requests": [asdict(r) for r in records],
+        "levels": levels,
     }
 
 

@@ -49,7 +49,10 @@ async def health(request: Request) -> dict[str, object]:
 @guarded.get("/metrics", response_class=PlainTextResponse)
 async def prometheus_metrics(request: Request) -> PlainTextResponse:
     state = server_state(request)
-    gauges = {"verispec_queue_depth": ("Generations waiting or running", lambda: state.worker.depth)}
+    gauges = {
+        "verispec_queue_depth": ("Generations waiting or running", lambda: state.worker.depth),
+        "verispec_batch_size": ("Generations running now (decoding together when batched)", lambda: state.worker.running),
+    }
     return PlainTextResponse(state.metrics.render(gauges), media_type=metrics.CONTENT_TYPE)
 
 

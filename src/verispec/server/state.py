@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from verispec.batching import BatchedPipeline
 from verispec.methods import available_methods, get_method_spec
 from verispec.pipeline import Pipeline
 from verispec.server.config import ServerConfig
@@ -23,6 +24,7 @@ class ServerState:
     worker: GenerationWorker
     metrics: ServerMetrics
     started_at: int
+    batched: BatchedPipeline | None = None  # None: one generation at a time
 
     def model_card(self) -> ModelCard:
         """The one served model, with the models behind it and every registered method."""

@@ -1,9 +1,11 @@
-"""One worker thread runs queued generations one at a time and streams their events to asyncio.
+"""Worker threads run queued generations and stream their events to asyncio.
 
-A :class:`~verispec.pipeline.Pipeline` runs one generation at a time, and a generation is CPU or
-GPU work that must not block the event loop, so requests queue here (bounded) and a single thread
-works through them. Each job's events go to the event loop of the request that submitted it;
-cancelling a job (the client went away) stops its generation at the next chunk.
+A generation is CPU or GPU work that must not block the event loop, so requests queue here
+(bounded) and worker threads work through them: one for a :class:`~verispec.pipeline.Pipeline`,
+which runs one generation at a time, or one per slot of a :class:`~verispec.batching.
+BatchedPipeline`, whose generations decode together. Each job's events go to the event loop of the
+request that submitted it; cancelling a job (the client went away) stops its generation at the
+next chunk, and the others go on.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from verispec.methods import Method
-from verispec.pipeline import GenerationResult, Pipeline
+from verispec.pipeline import GenerationResult, StreamChunk
 from verispec.server.pieces import TokenPiece, chunk_pieces
 from verispec.tokens import Prompt
 
@@ -91,35 +94,58 @@ class Job:
             self.cancel()
 
 
-class GenerationWorker:
-    """Runs submitted jobs one after another on a daemon thread; at most ``max_queue`` wait."""
+class Streamer(Protocol):
+    """What generates: a Pipeline, or a BatchedPipeline (whose ``stream`` may run concurrently)."""
 
-    def __init__(self, pipe: Pipeline, *, max_queue: int) -> None:
+    def stream(self, prompt: Prompt, **options: object) -> Iterator[StreamChunk]: ...
+
+
+class GenerationWorker:
+    """Runs submitted jobs on ``concurrency`` daemon threads; at most ``max_queue`` wait.
+
+    ``concurrency`` above 1 needs a ``pipe`` whose ``stream`` runs concurrently (a BatchedPipeline
+    with that many slots).
+    """
+
+    def __init__(self, pipe: Streamer, *, max_queue: int, concurrency: int = 1) -> None:
         self._pipe = pipe
         self._jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
-        self._thread: threading.Thread | None = None
-        self._current: Job | None = None
+        self._threads: list[threading.Thread] = []
+        self._concurrency = concurrency
+        self._running: set[Job] = set()
+        self._lock = threading.Lock()
 
     @property
     def depth(self) -> int:
-        """Jobs waiting plus the one running."""
-        return self._jobs.qsize() + (self._current is not None)
+        """Jobs waiting plus those running."""
+        return self._jobs.qsize() + self.running
+
+    @property
+    def running(self) -> int:
+        """Jobs generating now (decoding together when batched)."""
+        return len(self._running)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="verispec-generation", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"verispec-generation-{k}", daemon=True)
+            for k in range(self._concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Cancel the running job, drain the queue and end the thread."""
-        if self._current is not None:
-            self._current.cancel()
+        """Cancel the running jobs, drain the queue and end the threads."""
+        with self._lock:
+            for job in self._running:
+                job.cancel()
         self._drain()
-        try:
-            self._jobs.put(None, timeout=timeout)
-        except queue.Full:  # new jobs keep arriving during shutdown: the daemon thread ends with the process
-            return
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for _ in self._threads:
+            try:
+                self._jobs.put(None, timeout=timeout)
+            except queue.Full:  # new jobs keep arriving during shutdown: the daemon threads end with the process
+                return
+        for thread in self._threads:
+            thread.join(timeout)
 
     def submit(self, request: GenerationRequest) -> Job:
         """Queue a generation; raises :class:`QueueFullError` when every slot is taken."""
@@ -134,11 +160,13 @@ class GenerationWorker:
         while (job := self._jobs.get()) is not None:
             if job.cancelled:
                 continue
-            self._current = job
+            with self._lock:
+                self._running.add(job)
             try:
                 self._generate(job)
             finally:
-                self._current = None
+                with self._lock:
+                    self._running.discard(job)
 
     def _generate(self, job: Job) -> None:
         try:
