@@ -29,8 +29,8 @@ def test_prints_table_and_writes_json(tiny, tmp_path, capsys):
 
 def test_no_peer_and_method_specs(tiny, tmp_path, capsys):
     out = tmp_path / "r.json"
-    argv = ["bench", "--methods", "verifier,sd:gamma=3,hf-assisted", "--no-peer", "--categories", "code",
-            "--limit", "1", "--max-new-tokens", "4", "--out", str(out), "--quiet"]
+    argv = ["bench", "--methods", "verifier,sd:gamma=3,hf-assisted,hf-assisted@draft=x", "--no-peer",
+            "--categories", "code", "--limit", "1", "--max-new-tokens", "4", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     payload = json.loads(out.read_text())
     assert [m["method"] for m in payload["summary"]["methods"]] == ["verifier", "sd:gamma=3"]

@@ -169,7 +169,8 @@ class SlotBackend(ModelBackend):
         if not tokens:
             raise ValueError("forward needs at least one token")
         if self.cached_length + len(tokens) > self.max_context:
-            raise ValueError(f"{self.cached_length + len(tokens)} tokens pass this slot's context of {self.max_context}")
+            total = self.cached_length + len(tokens)
+            raise ValueError(f"{total} tokens pass this slot's context of {self.max_context}")
         item = SequenceInput(self.seq, list(tokens), all_logits=not last_only)
         output, seconds = self._batcher.forward(self._model, item, hidden=hidden)
         self.clock.add(seconds, len(tokens))

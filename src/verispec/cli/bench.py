@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from pathlib import Path
 
 from verispec.bench import BenchConfig, default_output_path, format_table, run_bench, write_json
@@ -34,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--methods", default=None, type=split_specs,
         help=f"comma list of method specs, 'verifier' required; e.g. verifier,sd:gamma=5,adaptive=false,{HF_ASSISTED},"
              f"sd:drafter=lookup,{HF_LOOKUP},{HF_VERIFIER},llama-plain,llama-lookup:num_pred_tokens=2,sd@torch "
-             f"(a method@backend runs on that backend) (default: {','.join(DEFAULT_METHODS)}, and {LLAMA_PLAIN} "
+             f"(method@torch runs on that backend, method@draft=NAME with another draft, both: "
+             f"sd@torch,draft=NAME) (default: {','.join(DEFAULT_METHODS)}, and {LLAMA_PLAIN} "
              "where llama.cpp can run the verifier's GGUF file)",
     )
     bench.add_argument("--no-peer", action="store_true",
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after minutes of benchmarking
     pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
     specs = args.methods or default_methods(pipe.verifier)
-    methods = [m for m in specs if not (args.no_peer and m.split(":")[0] in (*PEERS, *LLAMA_PEERS))]
+    methods = [m for m in specs if not (args.no_peer and re.split("[:@]", m)[0] in (*PEERS, *LLAMA_PEERS))]
     config = BenchConfig(
         methods=tuple(methods), max_new_tokens=args.max_new_tokens, categories=tuple(args.categories),
         limit=args.limit, warmup=not args.no_warmup, repeats=args.repeats,

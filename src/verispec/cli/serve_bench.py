@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--waves", type=int, default=2, help="rounds of concurrent requests (default: %(default)s)")
     parser.add_argument("--max-tokens", type=int, default=32, help="per request (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s, greedy)")
+    parser.add_argument("--peer", choices=["llama-server"], default=None,
+                        help="load llama.cpp's own llama-server (continuous batching, --batch-size parallel slots) "
+                             "on the verifier's GGUF instead of verispec (build it: benchmarks/build-llama-tools.sh)")
     add_runtime_options(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.set_defaults(func=run)
@@ -56,12 +59,26 @@ def run(args: argparse.Namespace) -> int:
                         temperature=args.temperature, batch_size=args.batch_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
     pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
-    settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
-    results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
+    if args.peer:
+        results = _run_peer(pipe, config, args)
+    else:
+        settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
+        results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
     _write(results, args.out)
     print(_report(results))
     print(f"results: {args.out}")
     return 0 if all(level["summary"]["failed"] == 0 for level in results["levels"]) else 1
+
+
+def _run_peer(pipe: Pipeline, config: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """llama-server on the verifier's GGUF, with the threads verispec's llama.cpp backend uses."""
+    from verispec.bench.llamacpp_peer import gguf_of
+    from verispec.server.peer_load import run_peer_load
+
+    verifier = pipe.verifier
+    threads = getattr(verifier.backend, "n_threads", None) or os.cpu_count() or 1
+    settings = {"verifier": args.verifier, "gguf": str(gguf_of(verifier))}
+    return run_peer_load(gguf_of(verifier), config, threads=threads, settings=settings, command=_command(args))
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -107,5 +124,6 @@ def _command(args: argparse.Namespace) -> list[str]:
         "verispec", "serve-bench", "--draft", args.draft, "--verifier", args.verifier, "--method", args.method,
         "--clients", ",".join(map(str, args.clients)), "--batch-size", str(args.batch_size),
         "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
-        "--temperature", str(args.temperature), *runtime_argv(args), "--out", str(args.out),
+        "--temperature", str(args.temperature), *(["--peer", args.peer] if args.peer else []),
+        *runtime_argv(args), "--out", str(args.out),
     ]

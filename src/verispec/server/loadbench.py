@@ -72,10 +72,10 @@ class RequestRecord:
 
 
 class MemorySampler:
-    """Samples this process's resident memory on a thread; ``mark`` notes the current value by name."""
+    """Samples a process's resident memory (default: this one) on a thread; ``mark`` notes the current value by name."""
 
-    def __init__(self, interval: float) -> None:
-        self._process = psutil.Process()
+    def __init__(self, interval: float, pid: int | None = None) -> None:
+        self._process = psutil.Process(pid)
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -194,16 +194,8 @@ def run_load_benchmark(
     server_config = ServerConfig(method=config.method, queue_size=max(64, *config.clients),
                                  batch_size=config.batch_size)
     app = create_app(pipe, server_config)
-    levels = []
     with ServerThread(app) as server:
-        first = asyncio.run(warm_up(server.url, server_config.model_id, config))
-        for clients in config.clients:
-            with MemorySampler(config.sample_seconds) as sampler:  # the peak under load, not of model loading
-                sampler.mark("start")
-                records, wall = asyncio.run(
-                    run_waves(server.url, server_config.model_id, config, clients, PROMPTS, sampler))
-            levels.append({"clients": clients, "summary": summarize(records, wall), "memory": _memory(sampler),
-                           "requests": [asdict(r) for r in records]})
+        first, levels = run_levels(server.url, server_config.model_id, config)
     batched = app.state.verispec.batched
     return {
         "schema": SCHEMA,
@@ -217,11 +209,27 @@ def run_load_benchmark(
     }
 
 
+def run_levels(
+    base_url: str, model: str, config: LoadConfig, *, pid: int | None = None
+) -> tuple[RequestRecord, list[dict[str, Any]]]:
+    """The warm-up request, then per level of clients its waves: summary, memory (of process ``pid``,
+    default this one) and every request."""
+    first = asyncio.run(warm_up(base_url, model, config))
+    levels = []
+    for clients in config.clients:
+        with MemorySampler(config.sample_seconds, pid) as sampler:  # the peak under load, not of model loading
+            sampler.mark("start")
+            records, wall = asyncio.run(run_waves(base_url, model, config, clients, PROMPTS, sampler))
+        levels.append({"clients": clients, "summary": summarize(records, wall), "memory": _memory(sampler),
+                       "requests": [asdict(r) for r in records]})
+    return first, levels
+
+
 def _memory(sampler: MemorySampler) -> dict[str, Any]:
     marks = {name: round(value / _MIB, 1) for name, value in sampler.marks.items()}
     waves = [v for name, v in marks.items() if name.startswith("end of wave")]
     return {
-        "note": "resident memory of the one process that runs the server and the clients",
+        "note": "resident memory of the server's process (verispec's also runs the clients)",
         "rss_mib": marks,
         "peak_rss_mib": round(sampler.peak / _MIB, 1),
         "growth_mib_first_to_last_wave": round(waves[-1] - waves[0], 1) if waves else None,

@@ -1,0 +1,95 @@
+"""The serving peer: llama.cpp's own ``llama-server`` with continuous batching, under the same load.
+
+``benchmarks/build-llama-tools.sh`` builds ``llama-server`` from the source llama-cpp-python
+vendors. It runs the verifier's GGUF alone (no draft: its speculative mode needs a draft of the
+same vocabulary and is off here, as in its default), with ``--parallel`` slots sharing one KV
+cache and the same threads as verispec; the clients are the same waves of streaming chat requests.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from verispec import runinfo
+from verispec.bench.llamacpp_tools import tools_dir
+from verispec.errors import ConfigError
+from verispec.server.loadbench import SCHEMA, LoadConfig, run_levels
+
+PROGRAM = "llama-server"
+SLOT_CONTEXT = 4096  # cells per parallel slot, as verispec's batch gives each request
+
+
+def server_program() -> Path:
+    """The built ``llama-server``; a ConfigError says how to build it."""
+    path = tools_dir() / PROGRAM
+    if not path.is_file():
+        raise ConfigError(f"the llama-server peer needs {path}: run `benchmarks/build-llama-tools.sh`")
+    return path
+
+
+def run_peer_load(
+    gguf: Path, config: LoadConfig, *, threads: int, settings: dict[str, Any] | None = None,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
+    """Start ``llama-server`` on ``gguf`` with ``config.batch_size`` parallel slots, load it like
+    verispec's server, stop it, and return results in the same JSON shape."""
+    program = server_program()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    load_before = runinfo.load_average()
+    port = _free_port()
+    argv = [str(program), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+            "--parallel", str(config.batch_size), "-c", str(config.batch_size * SLOT_CONTEXT),
+            "-t", str(threads), "-tb", str(threads), "--jinja", "--no-webui"]
+    # Its log goes to a file: a pipe nobody reads would fill up and stall the server.
+    with tempfile.TemporaryFile("w+") as log, \
+            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log, text=True) as server:
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_ready(base_url, server, log)
+            first, levels = run_levels(base_url, "verifier", config, pid=server.pid)
+        finally:
+            server.terminate()
+            server.wait(30)
+    build_flags = program.parent / "build-flags.txt"
+    return {
+        "schema": SCHEMA,
+        "started_at": started_at,
+        "command": command,
+        "settings": {**asdict(config), **(settings or {}), "peer": PROGRAM, "argv": argv,
+                     "build_flags": build_flags.read_text().split() if build_flags.is_file() else None},
+        "environment": runinfo.environment(load_before, "openai"),
+        "warm_up": {"ok": first.ok, "error": first.error, "latency_s": round(first.latency_s, 3)},
+        "levels": levels,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base_url: str, server: subprocess.Popen[str], log: IO[str], timeout: float = 300.0) -> None:
+    """Until ``/health`` answers 200 (the model is loaded); the end of the server's log if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"llama-server exited with {server.returncode}: {log.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"llama-server did not become ready in {timeout:.0f} s")
