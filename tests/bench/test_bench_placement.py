@@ -33,7 +33,9 @@ def test_each_method_is_compared_with_the_verifier_and_the_draft_on_its_own_back
     assert by_label["hf-assisted"].baseline(labels) == "verifier@torch"  # transformers runs torch models
     assert by_label["sd@draft=small"].baseline(labels) == "verifier"
     assert by_label["sd@draft=small"].draft_only(labels) == "draft@draft=small"
-    assert by_label["sd@torch"].draft_only(labels) is None  # no draft-only run on torch in this list
+    assert by_label["sd@torch"].draft_only(labels, "llama.cpp") is None  # no draft-only run on torch here
+    assert by_label["hf-assisted"].draft_only(labels, "llama.cpp") is None  # "draft" ran on llama.cpp
+    assert by_label["hf-assisted"].draft_only([*labels, "draft"], "torch") == "draft"  # a torch benchmark's own
     assert not by_label["sd:drafter=lookup"].uses_draft_model
 
 

@@ -73,8 +73,7 @@ class BenchMethod:
     @property
     def placement(self) -> str:
         """The label's ``@`` suffix that says where the method ran ("" for the benchmark's own models)."""
-        parts = [p for p in (self.backend, self.draft and f"draft={self.draft}") if p]
-        return "@" + ",".join(parts) if parts else ""
+        return _placed("", self.backend, self.draft)
 
     @property
     def runs_on(self) -> str | None:
@@ -86,10 +85,16 @@ class BenchMethod:
         same_backend = f"{BASELINE}@{self.runs_on}"
         return same_backend if self.runs_on and same_backend in labels else BASELINE
 
-    def draft_only(self, labels: Sequence[str]) -> str | None:
-        """The draft-only run of this method's draft model on its backend, where the run has it."""
-        label = DRAFT_ONLY + self.placement
-        return label if label in labels else None
+    def draft_only(self, labels: Sequence[str], own_backend: str | None = None) -> str | None:
+        """The draft-only run of this method's draft model on its backend, where the run has it.
+
+        ``own_backend`` is the benchmark's: a method that runs there (a transformers peer in a
+        torch benchmark) has its draft-only run unplaced.
+        """
+        candidates = [_placed(DRAFT_ONLY, self.runs_on, self.draft)]
+        if self.runs_on in (None, own_backend):
+            candidates.append(_placed(DRAFT_ONLY, None, self.draft))
+        return next((label for label in candidates if label in labels), None)
 
     @property
     def is_peer(self) -> bool:
@@ -124,6 +129,12 @@ class BenchMethod:
             out["stop_below"] = self.method.stop_below()
             out["rule"] = {"class": type(rule).__name__, **_scalars(vars(rule))}
         return out
+
+
+def _placed(name: str, backend: str | None, draft: str | None) -> str:
+    """``name`` with its ``@backend,draft=NAME`` suffix (none when both are the benchmark's own)."""
+    parts = [p for p in (backend, draft and f"draft={draft}") if p]
+    return name + "@" + ",".join(parts) if parts else name
 
 
 def split_specs(text: str) -> list[str]:

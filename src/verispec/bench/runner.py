@@ -142,18 +142,18 @@ def run_bench(
     load_seconds = time.perf_counter() - start
     warmups = len(methods) if config.warmup else 0
     runs: list[RunRecord] = []
-    counterparts = _counterparts(methods)
+    pairs = counterparts(methods, pipe.backend_label())
     with tqdm(total=warmups + len(chosen) * len(methods) * config.repeats, unit="run", disable=not progress) as bar:
         if config.warmup:
             _warm_up(runner, methods, config.warmup_tokens, bar)
         for block, (repeat, prompt) in enumerate((r, p) for r in range(config.repeats) for p in chosen):
             order = _rotated(methods, block)
-            runs.extend(_run_block(runner, order, counterparts.baselines, prompt, repeat, config.max_new_tokens, bar))
+            runs.extend(_run_block(runner, order, pairs.baselines, prompt, repeat, config.max_new_tokens, bar))
     runner.llama_peers.close()
     return BenchResult(
         config=config, runs=runs,
         prompts=[PromptInfo(p.id, p.category, p.text, len(runner.prompt_ids(p))) for p in chosen],
-        summary=summarize_runs(runs, [m.label for m in methods], **asdict(counterparts)),
+        summary=summarize_runs(runs, [m.label for m in methods], **asdict(pairs)),
         method_settings=_method_settings(runner, methods), models=_models(runner),
         environment=runinfo.environment(load_before), started_at=started,
         load_seconds=load_seconds, wall_seconds=time.perf_counter() - start,
@@ -175,12 +175,12 @@ def _warm_up(runner: _Runner, methods: Sequence[BenchMethod], max_new_tokens: in
         bar.update()
 
 
-def _counterparts(methods: Sequence[BenchMethod]) -> Counterparts:
+def counterparts(methods: Sequence[BenchMethod], own_backend: str) -> Counterparts:
     """Each method's verifier-only run (on its backend) and draft-only run (its draft, its backend)."""
     labels = [m.label for m in methods]
     return Counterparts(
         baselines={m.label: m.baseline(labels) for m in methods},
-        drafts={m.label: d for m in methods if m.uses_draft_model and (d := m.draft_only(labels))},
+        drafts={m.label: d for m in methods if m.uses_draft_model and (d := m.draft_only(labels, own_backend))},
     )
 
 
