@@ -92,7 +92,8 @@ class Batcher:
             self._run_if_all_wait()
 
     def forward(self, model: str, item: SequenceInput, *, hidden: bool = False) -> tuple[ForwardOutput, float]:
-        """``item``'s logits after the next decode of ``model`` that takes it, and that decode's seconds."""
+        """``item``'s logits after the next decode of ``model`` that takes it, and its share of that
+        decode's seconds (by tokens)."""
         call = _Call(model, item, hidden)
         with self._cond:
             self._pending.append(call)
@@ -138,15 +139,17 @@ class Batcher:
         seconds = time.perf_counter() - start
         self.counters.add(model, len(calls), tokens)
         for call, output in zip(calls, outputs, strict=True):
-            call.output, call.seconds, call.done = output, seconds, True
+            call.output, call.done = output, True
+            call.seconds = seconds * len(call.item.tokens) / tokens  # its share: the shares add up to the decode
             self._pending.remove(call)
 
 
 class SlotBackend(ModelBackend):
     """One generation's view of a batched model: its own sequence id, cache length and clock.
 
-    It answers like a one-sequence backend, so every strategy and drafter runs on it unchanged;
-    its clock books the whole decode each forward pass took part in (what the step cost).
+    It answers like a one-sequence backend, so every strategy and drafter runs on it unchanged.
+    Its clock books its share (by tokens) of each decode it took part in: the shares of a decode add
+    up to its time, so a cost-aware draft length weighs what its tokens cost the whole batch.
     """
 
     def __init__(self, batcher: Batcher, model: str, seq: int, *, max_context: int) -> None:
