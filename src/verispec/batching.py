@@ -4,11 +4,12 @@ Each request runs the pipeline's ordinary loop in its own thread, on a slot of t
 sequence id in a multi-sequence llama.cpp context per model); the :class:`~verispec.backends.
 batcher.Batcher` runs the forward passes of all slots together. Requests join and leave between
 decodes, each with its own method, sampling settings, seed, stop strings, budget, statistics and
-provenance. Greedy output is the unbatched output, up to the rounding a batched decode may do
-differently at near-ties (exact on the tiny fp32 models of the tests).
+provenance. Greedy output is the unbatched output, except where a batched decode rounds a
+near-tie the other way (even the tiny fp32 GGUF models of the tests move by up to ~5e-4).
 
-On torch, batching concurrent requests would need padded or per-sequence caches; on a 2-core CPU
-it does not pay enough to be worth that (see docs/batching.md), so there requests run one at a time.
+On torch, requests run one at a time: batching them needs per-sequence cache lengths and
+rollbacks in one padded batch, which transformers' caches do not offer. It would pay (on an AMX
+CPU a bf16 step for 16 sequences costs what one does: docs/batching.md); it is not built yet.
 """
 
 from __future__ import annotations
