@@ -287,21 +287,21 @@ class Pipeline:
 
     def on_backend(self, backend: str) -> Pipeline:
         """A pipeline of the same models, dtype and device on ``backend`` (nothing loads until used)."""
-        sources = self._sources
-        return Pipeline(
-            sources["draft"], sources["verifier"], dtype=self.dtype if self._dtype_given else None,
-            device=self.device, assistants=[sources[role] for role in self._extra], backend=backend,
-        )
+        return self._like(self._sources["draft"], backend)
 
     def with_draft(self, draft: ModelSource) -> Pipeline:
         """A pipeline of another draft with this pipeline's verifier, which both then share (loaded once)."""
-        sources = self._sources
-        other = Pipeline(
-            draft, sources["verifier"], dtype=self.dtype if self._dtype_given else None, device=self.device,
-            assistants=[sources[role] for role in self._extra], backend=self._backends,
-        )
+        other = self._like(draft, self._backends)
         other._handles["verifier"] = self.verifier
         return other
+
+    def _like(self, draft: ModelSource, backend: str | Mapping[str, str]) -> Pipeline:
+        """A pipeline of ``draft`` with this one's other models, dtype and device, on ``backend``."""
+        sources = self._sources
+        return Pipeline(
+            draft, sources["verifier"], dtype=self.dtype if self._dtype_given else None,
+            device=self.device, assistants=[sources[role] for role in self._extra], backend=backend,
+        )
 
     def roles(self) -> list[str]:
         """The model roles: ``draft``, ``verifier``, then ``assistant2``, ... (loads nothing)."""
@@ -314,11 +314,11 @@ class Pipeline:
             for role in ("draft", "verifier"):
                 self._spellings(role)
         view = copy.copy(self)
-        # Each view its own tokenizers: a fast tokenizer used by two threads at once can fail ("Already borrowed").
-        view._handles = {
-            role: replace(self._handle(role), _backend=backends[role], tokenizer=copy.deepcopy(self._handle(role).tokenizer))
-            for role in self._sources
-        }
+        view._handles = {}
+        for role in self._sources:
+            handle = self._handle(role)
+            # Each view its own tokenizer: a fast tokenizer used by two threads at once can fail ("Already borrowed").
+            view._handles[role] = replace(handle, _backend=backends[role], tokenizer=copy.deepcopy(handle.tokenizer))
         view._fusions = {}
         return view
 

@@ -117,8 +117,8 @@ class Batcher:
             self._cond.notify_all()
 
     def _next_model(self) -> str:
-        waiting = {m: sum(c.model == m for c in self._pending) for m in self._priority}
-        return max(self._priority, key=lambda m: (waiting[m], -self._priority.index(m)))
+        """The model with the most waiting calls; ``max`` keeps the first of equals, so priority breaks ties."""
+        return max(self._priority, key=lambda m: sum(c.model == m for c in self._pending))
 
     def _decode(self, model: str) -> None:
         """One decode over ``model``'s waiting calls, as many as its batch holds (the rest wait)."""
@@ -171,8 +171,8 @@ class SlotBackend(ModelBackend):
     def forward(self, tokens: Sequence[int], *, last_only: bool = False, hidden: bool = False) -> ForwardOutput:
         if not tokens:
             raise ValueError("forward needs at least one token")
-        if self.cached_length + len(tokens) > self.max_context:
-            total = self.cached_length + len(tokens)
+        total = self.cached_length + len(tokens)
+        if total > self.max_context:
             raise ValueError(f"{total} tokens pass this slot's context of {self.max_context}")
         item = SequenceInput(self.seq, list(tokens), all_logits=not last_only)
         output, seconds = self._batcher.forward(self._model, item, hidden=hidden)

@@ -44,20 +44,29 @@ def tools_dir() -> Path:
     return cache_root() / "llama-tools" / llama_cpp_version()
 
 
+def tool_program(program: str, user: str) -> Path:
+    """A program ``build-llama-tools.sh`` built; a ConfigError names ``user`` (what needs it) and how to build it."""
+    path = tools_dir() / program
+    if not path.is_file():
+        raise ConfigError(f"{user} needs llama.cpp's {program} in {path.parent}: run `benchmarks/build-llama-tools.sh`")
+    return path
+
+
 def speculative_program() -> Path:
     """The built ``llama-speculative-simple``; a ConfigError says how to build it."""
-    path = tools_dir() / PROGRAM
-    if not path.is_file():
-        raise ConfigError(f"{LLAMA_SPECULATIVE} needs llama.cpp's {PROGRAM} in {path.parent}: "
-                          "run `benchmarks/build-llama-tools.sh`")
-    return path
+    return tool_program(PROGRAM, LLAMA_SPECULATIVE)
+
+
+def build_flags(program: Path) -> list[str] | None:
+    """The cmake flags ``program`` was built with (None where the build left no record)."""
+    flags = program.parent / "build-flags.txt"
+    return flags.read_text().split() if flags.is_file() else None
 
 
 def program_info() -> dict[str, Any]:
     """Which program ran and how it was built, for the results file."""
     program = speculative_program()
-    flags = program.parent / "build-flags.txt"
-    return {"path": str(program), "build_flags": flags.read_text().split() if flags.is_file() else None}
+    return {"path": str(program), "build_flags": build_flags(program)}
 
 
 def run_speculative(

@@ -196,14 +196,22 @@ def run_load_benchmark(
     app = create_app(pipe, server_config)
     with ServerThread(app) as server:
         first, levels = run_levels(server.url, server_config.model_id, config)
-    batched = app.state.verispec.batched
+    settings = {**(settings or {}), "batched": app.state.verispec.batched is not None}
+    return load_results(config, settings, first, levels, started_at=started_at, command=command,
+                        environment=runinfo.environment(load_before, "fastapi", "uvicorn", "openai"))
+
+
+def load_results(
+    config: LoadConfig, settings: dict[str, Any], first: RequestRecord, levels: list[dict[str, Any]], *,
+    started_at: str, command: list[str] | None, environment: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON of a load benchmark, verispec's server or a peer's: settings, warm-up and every level."""
     return {
         "schema": SCHEMA,
         "started_at": started_at,
         "command": command,
-        "settings": {**asdict(config), **(settings or {}), "prompts": [p.id for p in PROMPTS],
-                     "batched": batched is not None},
-        "environment": runinfo.environment(load_before, "fastapi", "uvicorn", "openai"),
+        "settings": {**asdict(config), **settings, "prompts": [p.id for p in PROMPTS]},
+        "environment": environment,
         "warm_up": {"ok": first.ok, "error": first.error, "latency_s": round(first.latency_s, 3)},
         "levels": levels,
     }

@@ -14,15 +14,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from verispec import runinfo
-from verispec.bench.llamacpp_tools import tools_dir
-from verispec.errors import ConfigError
-from verispec.server.loadbench import SCHEMA, LoadConfig, run_levels
+from verispec.bench.llamacpp_tools import build_flags, tool_program
+from verispec.server.loadbench import LoadConfig, load_results, run_levels
 
 PROGRAM = "llama-server"
 SLOT_CONTEXT = 4096  # cells per parallel slot, as verispec's batch gives each request
@@ -30,10 +28,7 @@ SLOT_CONTEXT = 4096  # cells per parallel slot, as verispec's batch gives each r
 
 def server_program() -> Path:
     """The built ``llama-server``; a ConfigError says how to build it."""
-    path = tools_dir() / PROGRAM
-    if not path.is_file():
-        raise ConfigError(f"the llama-server peer needs {path}: run `benchmarks/build-llama-tools.sh`")
-    return path
+    return tool_program(PROGRAM, "the serving peer")
 
 
 def run_peer_load(
@@ -59,17 +54,9 @@ def run_peer_load(
         finally:
             server.terminate()
             server.wait(30)
-    build_flags = program.parent / "build-flags.txt"
-    return {
-        "schema": SCHEMA,
-        "started_at": started_at,
-        "command": command,
-        "settings": {**asdict(config), **(settings or {}), "peer": PROGRAM, "argv": argv,
-                     "build_flags": build_flags.read_text().split() if build_flags.is_file() else None},
-        "environment": runinfo.environment(load_before, "openai"),
-        "warm_up": {"ok": first.ok, "error": first.error, "latency_s": round(first.latency_s, 3)},
-        "levels": levels,
-    }
+    settings = {**(settings or {}), "peer": PROGRAM, "argv": argv, "build_flags": build_flags(program)}
+    return load_results(config, settings, first, levels, started_at=started_at, command=command,
+                        environment=runinfo.environment(load_before, "openai"))
 
 
 def _free_port() -> int:
