@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from verispec import runinfo
-from verispec.backends.llamacpp_sequences import LlamaCppSequences, SequenceInput
+from verispec.backends.llamacpp_sequences import LlamaCppSequences
+from verispec.backends.sequences import SequenceInput
 from verispec.models.handles import open_model
 
 SIZES = (1, 2, 4, 8, 16)

@@ -1,24 +1,22 @@
-"""Continuous batching on tiny GGUF models: each request's output is its unbatched output, requests
-join and leave at different rounds with different methods, one can be cancelled, errors stay its own.
+"""Continuous batching on tiny models, llama.cpp (GGUF) and torch: each request's output is its
+unbatched output, requests join and leave at different rounds with different methods, one can be
+cancelled, errors stay its own.
 
 A batched llama.cpp decode rounds differently from a lone one (by up to ~5e-4 on these models), so
-"its unbatched output" means: the same tokens, or the first different token sits at a near-tie.
+there "its unbatched output" means: the same tokens, or the first different token sits at a
+near-tie. A padded torch batch in fp32 moves logits by ~1e-6: there the tokens must be equal.
 """
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
-from batching_support import same_or_split_at_a_near_tie
-from tiny_gguf import write_tiny_gguf
+from batching_support import BACKENDS, gguf_pipeline, torch_pipeline, unbatched_output
 
-pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (`make llama-cpp`)")
-
-from verispec import Pipeline  # noqa: E402
-from verispec.batching import BatchedPipeline, BatchSettings  # noqa: E402
-from verispec.errors import ConfigError  # noqa: E402
+from verispec import Pipeline
+from verispec.batching import BatchedPipeline, BatchSettings, batched_model
+from verispec.errors import ConfigError
 
 PROMPTS = ["abc dab", "dab abc abc", "cab", "bad cab dab", "a", "abba cd"]
 # Different methods and budgets, so requests finish, and others join, at different rounds.
@@ -26,14 +24,9 @@ REQUESTS = [
     ("verifier", 40), ("sd:gamma=4,stop_below=0,cost_aware=false", 60), ("sd", 25),
     ("sd:drafter=lookup,gamma=3", 50), ("draft", 12), ("sd:gamma=2,cost_aware=false", 35),
 ]
-
-
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory) -> Pipeline:
-    folder: Path = tmp_path_factory.mktemp("batch")
-    verifier = write_tiny_gguf(folder / "verifier.gguf", scale=0.5)
-    draft = write_tiny_gguf(folder / "draft.gguf", scale=0.5, noise=0.35)
-    return Pipeline(draft=str(draft), verifier=str(verifier), backend="llama.cpp")
+@pytest.fixture(scope="module", params=BACKENDS)
+def pipe(request, tmp_path_factory) -> Pipeline:
+    return gguf_pipeline(tmp_path_factory.mktemp("batch")) if request.param == "llama.cpp" else torch_pipeline()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +43,7 @@ def test_greedy_requests_batched_write_what_each_writes_alone(pipe, batched):
     together = batched.generate_many(requests)
     for single, joint, (prompt, options) in zip(alone, together, requests, strict=True):
         writer = pipe.handle("draft" if options["method"] == "draft" else "verifier").backend
-        assert same_or_split_at_a_near_tie(writer, prompt, single.token_ids, joint.token_ids), options["method"]
+        assert unbatched_output(pipe, writer, prompt, single.token_ids, joint.token_ids), options["method"]
         assert joint.method == single.method and joint.stats.new_tokens == len(joint.token_ids)
     assert sum(s.token_ids == j.token_ids for s, j in zip(alone, together)) >= 4
     counters = batched.batcher.counters
@@ -69,6 +62,19 @@ def test_sampling_stays_reproducible_per_seed_whatever_runs_beside_it(pipe, batc
     second = batched.generate_many([neighbours[1], (prompt, sampled)])[1]
     assert first.token_ids == second.token_ids
     assert first.token_ids == pipe.generate(prompt, **sampled).token_ids
+
+
+def test_a_slot_keeps_its_prompt_for_the_next_request_that_shares_it(pipe):
+    first, other = (pipe.verifier.tokenizer(p * 6).input_ids for p in ("abc dab ", "cd ba "))
+    options = {"method": "verifier", "max_new_tokens": 8}
+    with BatchedPipeline(pipe, BatchSettings(slots=2, slot_context=128, max_batch_tokens=256)) as batch:
+        decoded = batch.batcher.counters.tokens
+        results = [batch.generate(first, **options), batch.generate(other, **options)]
+        before = decoded["verifier"]
+        again = batch.generate(first, **options)  # back on the first prompt's slot
+        assert decoded["verifier"] - before == 1 + 8  # one prompt token (its logits) and one per new token
+    assert again.token_ids == results[0].token_ids == pipe.generate(first, **options).token_ids
+    assert results[1].token_ids == pipe.generate(other, **options).token_ids
 
 
 def test_a_cancelled_request_leaves_the_others_running(pipe, batched):
@@ -97,12 +103,12 @@ def test_a_bad_request_fails_alone_with_its_typed_error(pipe, batched):
     assert batched.generate(prompt, method="verifier", max_new_tokens=5).stats.new_tokens > 0
 
 
-def test_batching_needs_llama_cpp_and_sane_settings(pipe):
-    from tiny_models import byte_tokenizer, tiny_model
+def test_batching_refuses_models_it_cannot_batch_and_bad_settings():
+    class Elsewhere:  # a backend of neither kind
+        pass
 
-    on_torch = Pipeline(draft=(tiny_model(1), byte_tokenizer()), verifier=(tiny_model(0), byte_tokenizer()))
-    with pytest.raises(ConfigError, match="batching runs on the llama.cpp backend"):
-        BatchedPipeline(on_torch)
+    with pytest.raises(ConfigError, match="llama.cpp or transformers, not on Elsewhere"):
+        batched_model(Elsewhere(), BatchSettings())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="slots must be 1 to 256"):
         BatchSettings(slots=0)
     with pytest.raises(ConfigError, match="a prompt must fit one decode"):

@@ -1,15 +1,12 @@
-"""Many generations at once over one pipeline's models: continuous batching on llama.cpp.
+"""Many generations at once over one pipeline's models: continuous batching on llama.cpp and torch.
 
 Each request runs the pipeline's ordinary loop in its own thread, on a slot of the batch (its own
-sequence id in a multi-sequence llama.cpp context per model); the :class:`~verispec.backends.
-batcher.Batcher` runs the forward passes of all slots together. Requests join and leave between
-decodes, each with its own method, sampling settings, seed, stop strings, budget, statistics and
+sequence in a multi-sequence model per role: a llama.cpp context with one sequence id per slot,
+or a padded torch batch with one cache row per slot); the :class:`~verispec.backends.batcher.
+Batcher` runs the forward passes of all slots together. Requests join and leave between decodes,
+each with its own method, sampling settings, seed, stop strings, budget, statistics and
 provenance. Greedy output is the unbatched output, except where a batched decode rounds a
-near-tie the other way (even the tiny fp32 GGUF models of the tests move by up to ~5e-4).
-
-On torch, requests run one at a time: batching them needs per-sequence cache lengths and
-rollbacks in one padded batch, which transformers' caches do not offer. It would pay (on an AMX
-CPU a bf16 step for 16 sequences costs what one does: docs/batching.md); it is not built yet.
+near-tie the other way (even tiny fp32 models move by up to ~5e-4 in a batched llama.cpp decode).
 """
 
 from __future__ import annotations
@@ -21,13 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from verispec.backends.base import ModelBackend
 from verispec.backends.batcher import Batcher, SlotBackend
 from verispec.backends.llamacpp_backend import LlamaCppBackend
 from verispec.backends.llamacpp_sequences import LlamaCppSequences
-from verispec.errors import ConfigError
-from verispec.models.handles import LLAMA_CPP
+from verispec.backends.sequences import SequenceModel
+from verispec.backends.torch_sequences import TorchSequences
+from verispec.backends.transformers_backend import TransformersBackend
+from verispec.errors import ConfigError, PromptError
 from verispec.pipeline import GenerationResult, Pipeline, StreamChunk
-from verispec.tokens import Prompt
+from verispec.tokens import Prompt, common_prefix_length, encode_prompt
 
 
 @dataclass(frozen=True)
@@ -53,43 +53,80 @@ class BatchSettings:
 _DONE = object()
 
 
+def batched_model(backend: ModelBackend, settings: BatchSettings) -> SequenceModel:
+    """``backend``'s model holding ``settings.slots`` sequences that decode together."""
+    s = settings
+    if isinstance(backend, LlamaCppBackend):
+        return LlamaCppSequences(backend, sequences=s.slots, n_ctx=s.slots * s.slot_context, n_batch=s.max_batch_tokens)
+    if isinstance(backend, TransformersBackend):
+        return TorchSequences(backend, sequences=s.slots, n_ctx=s.slot_context, n_batch=s.max_batch_tokens)
+    raise ConfigError(
+        f"batching runs models on llama.cpp or transformers, not on {type(backend).__name__}: "
+        "generate one request at a time with Pipeline"
+    )
+
+
 class BatchedPipeline:
     """Serves concurrent ``stream``/``generate`` calls on ``pipe``'s models, batched per decode.
 
-    Every model must run on llama.cpp. A call waits for a free slot when all are busy. Thread-safe;
-    call :meth:`close` (or use it as a context manager) to free the batch contexts.
+    Models run on llama.cpp or torch (transformers), each on its own. A call waits for a free slot
+    when all are busy. Thread-safe; call :meth:`close` (or use it as a context manager) to free the
+    batch contexts and caches.
     """
 
     def __init__(self, pipe: Pipeline, settings: BatchSettings = BatchSettings()) -> None:
         roles = pipe.roles()
-        on_torch = [r for r in roles if pipe.backend_of(r) != LLAMA_CPP]
-        if on_torch:
-            raise ConfigError(
-                f"batching runs on the llama.cpp backend, but {', '.join(on_torch)} run on torch: "
-                "pass backend='llama.cpp' (GGUF models), or generate one request at a time with Pipeline"
-            )
         self.pipe = pipe
         self.settings = settings
-        self._sequences = {role: self._contexts(pipe, role) for role in roles}
+        self._sequences = {role: batched_model(pipe.handle(role).backend, settings) for role in roles}
         self.batcher = Batcher(self._sequences, priority=["verifier", *(r for r in roles if r != "verifier")])
-        self._views = [pipe.with_backends(self._slot_backends(seq)) for seq in range(settings.slots)]
-        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for seq in range(settings.slots):
-            self._free.put(seq)
+        self._slots = [self._slot_backends(seq) for seq in range(settings.slots)]
+        self._views = [pipe.with_backends(slot) for slot in self._slots]
+        self._free = list(range(settings.slots))
         self._waiting = 0
-        self._lock = threading.Lock()
-
-    def _contexts(self, pipe: Pipeline, role: str) -> LlamaCppSequences:
-        base = pipe.handle(role).backend
-        assert isinstance(base, LlamaCppBackend)
-        s = self.settings
-        return LlamaCppSequences(base, sequences=s.slots, n_ctx=s.slots * s.slot_context, n_batch=s.max_batch_tokens)
+        self._freed = threading.Condition()
 
     def _slot_backends(self, seq: int) -> dict[str, SlotBackend]:
         return {
             role: SlotBackend(self.batcher, role, seq, max_context=min(self.settings.slot_context, sequences.max_position))
             for role, sequences in self._sequences.items()
         }
+
+    def _take_slot(self, prompt: Prompt, options: dict[str, Any]) -> int:
+        """A free slot (waiting for one): the one whose verifier holds the longest start of this prompt,
+        so a conversation's next turn, or a prompt seen before, skips most of its prefill (as
+        llama-server picks slots by prompt similarity)."""
+        ids = self._prompt_ids(prompt, options)
+        with self._freed:
+            self._waiting += 1
+            try:
+                self._freed.wait_for(lambda: bool(self._free))
+            finally:
+                self._waiting -= 1
+            seq = max(self._free, key=lambda s: self._reuse(s, ids))
+            self._free.remove(seq)
+            return seq
+
+    def _reuse(self, seq: int, ids: list[int]) -> tuple[int, int]:
+        """How well slot ``seq`` suits a prompt: the tokens it would reuse, then (on ties) the fewest
+        tokens held, which another prompt might still reuse."""
+        held = self._slots[seq]["verifier"].held
+        return common_prefix_length(held, ids), -len(held)
+
+    def _prompt_ids(self, prompt: Prompt, options: dict[str, Any]) -> list[int]:
+        """The prompt as the verifier reads it, for choosing a slot; none when it cannot be read (the
+        generation then reports why)."""
+        chat = options.get("chat")
+        as_chat = bool(chat) if chat is not None else not isinstance(prompt, str)  # as Pipeline.stream reads it
+        try:
+            return encode_prompt(self.pipe.verifier.tokenizer, prompt, chat=as_chat)
+        except PromptError:
+            return []
+
+    def _give_back(self, seq: int) -> None:
+        with self._freed:
+            self._free.append(seq)
+            self._freed.notify()
 
     @property
     def active(self) -> int:
@@ -106,13 +143,7 @@ class BatchedPipeline:
 
         Closing the iterator early cancels this generation alone; the others go on.
         """
-        with self._lock:
-            self._waiting += 1
-        try:
-            seq = self._free.get()
-        finally:
-            with self._lock:
-                self._waiting -= 1
+        seq = self._take_slot(prompt, options)
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancelled = threading.Event()
         self.batcher.join()
@@ -142,11 +173,9 @@ class BatchedPipeline:
                     break
         except BaseException as err:  # handed to the caller's thread, which raises it
             chunks.put(err)
-        finally:
-            for sequences in self._sequences.values():  # free the slot's cells for the next request
-                self.batcher.locked(lambda s=sequences: s.truncate(seq, 0))
+        finally:  # the slot keeps its tokens: the next request on it reuses their common start
             self.batcher.leave()
-            self._free.put(seq)
+            self._give_back(seq)
             chunks.put(_DONE)
 
     def generate(self, prompt: Prompt, **options: Any) -> GenerationResult:
@@ -164,7 +193,8 @@ class BatchedPipeline:
             return [f.result() for f in futures]
 
     def close(self) -> None:
-        """Free the batch contexts (the models stay loaded in the pipeline)."""
+        """Free the batch contexts and the decode thread (the models stay loaded in the pipeline)."""
+        self.batcher.close()
         for sequences in self._sequences.values():
             sequences.close()
 

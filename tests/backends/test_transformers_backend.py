@@ -22,6 +22,20 @@ def test_rollback_then_extend_matches_fresh_forward(seed):
     assert torch.allclose(after_rollback, fresh, atol=1e-5)
 
 
+def test_the_output_layer_reads_plain_strides_when_only_the_last_logits_are_asked():
+    """A strided [1, 1, d] slice sends torch's matmul down a path that copies the whole head."""
+    model = tiny_model(0)
+    backend = TransformersBackend(model)
+    TransformersBackend(model)  # a second backend on the model adds no second hook
+    seen = []
+    model.lm_head.register_forward_pre_hook(lambda module, args: seen.append(args[0].stride()))
+    out = backend.forward([1, 2, 3, 4], last_only=True)
+    assert seen == [(model.config.hidden_size, model.config.hidden_size, 1)]
+    with torch.no_grad():
+        assert torch.allclose(out.logits[0], model(torch.tensor([[1, 2, 3, 4]])).logits[0, -1], atol=1e-5)
+    assert len(model.lm_head._forward_pre_hooks) == 2
+
+
 def test_last_only_and_hidden_states():
     backend = TransformersBackend(tiny_model(0))
     out = backend.forward([1, 2, 3], last_only=True, hidden=True)

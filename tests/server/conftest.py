@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
+from fastapi import FastAPI
 from openai import OpenAI
 
 from server_support import tiny_pipeline
 from verispec import Pipeline
+from verispec.batching import BatchedPipeline
 from verispec.server import ServerConfig, ServerThread, create_app
 
 
@@ -19,9 +21,21 @@ def pipe() -> Pipeline:
 
 
 @pytest.fixture(scope="session")
-def server(pipe: Pipeline) -> Iterator[ServerThread]:
-    with ServerThread(create_app(pipe, ServerConfig(method="sd:gamma=4", default_max_tokens=16))) as running:
+def app(pipe: Pipeline) -> FastAPI:
+    return create_app(pipe, ServerConfig(method="sd:gamma=4", default_max_tokens=16))
+
+
+@pytest.fixture(scope="session")
+def server(app: FastAPI) -> Iterator[ServerThread]:
+    with ServerThread(app) as running:
         yield running
+
+
+@pytest.fixture
+def generator(app: FastAPI) -> Pipeline | BatchedPipeline:
+    """What the server's worker streams from: its batch (torch models batch too), else the pipeline."""
+    state = app.state.verispec
+    return state.batched or state.pipe
 
 
 @pytest.fixture

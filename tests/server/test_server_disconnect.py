@@ -11,10 +11,10 @@ CANCELLED = 'verispec_generations_total{method="sd",outcome="cancelled"}'
 
 
 @pytest.fixture
-def gate(pipe, monkeypatch) -> GatedStream:
+def gate(generator, monkeypatch) -> GatedStream:
     """Each generation pauses after two chunks until the test releases it."""
-    gated = GatedStream(pipe.stream, after=2)
-    monkeypatch.setattr(pipe, "stream", gated)
+    gated = GatedStream(generator.stream, after=2)
+    monkeypatch.setattr(generator, "stream", gated)
     yield gated
     gated.release.set()
 

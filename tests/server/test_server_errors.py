@@ -109,24 +109,24 @@ def test_the_openai_client_raises_bad_request_with_the_message(client):
     assert caught.value.code == "invalid_method"
 
 
-def test_unexpected_failure_is_500_and_the_next_request_works(http, pipe, monkeypatch):
+def test_unexpected_failure_is_500_and_the_next_request_works(http, generator, monkeypatch):
     def broken(*args: object, **kwargs: object) -> Iterator[object]:
         raise RuntimeError("the engine broke")
 
-    monkeypatch.setattr(pipe, "stream", broken)
+    monkeypatch.setattr(generator, "stream", broken)
     assert_error(http.post(CHAT, json=chat()), 500, code="internal_error", param=None, message="the engine broke")
     monkeypatch.undo()
     assert http.post(CHAT, json=chat()).status_code == 200
 
 
-def test_failure_mid_stream_ends_the_stream_with_an_error_event(client, pipe, monkeypatch):
-    real = pipe.stream
+def test_failure_mid_stream_ends_the_stream_with_an_error_event(client, generator, monkeypatch):
+    real = generator.stream
 
     def fails_after_one_chunk(*args: object, **kwargs: object) -> Iterator[object]:
         yield next(iter(real(*args, **kwargs)))
         raise RuntimeError("lost the verifier")
 
-    monkeypatch.setattr(pipe, "stream", fails_after_one_chunk)
+    monkeypatch.setattr(generator, "stream", fails_after_one_chunk)
     stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
                                             max_tokens=30, stream=True)
     with pytest.raises(openai.APIError, match="lost the verifier"):
@@ -164,7 +164,7 @@ def test_full_queue_answers_429_and_queued_requests_still_complete(monkeypatch):
     pipe = tiny_pipeline()
     gate = GatedStream(pipe.stream)
     monkeypatch.setattr(pipe, "stream", gate)
-    with ServerThread(create_app(pipe, ServerConfig(queue_size=1))) as server, \
+    with ServerThread(create_app(pipe, ServerConfig(queue_size=1, batch_size=1))) as server, \
             httpx.Client(base_url=server.url, timeout=60) as http:
         statuses: list[int] = []
         senders = [threading.Thread(target=lambda: statuses.append(http.post(CHAT, json=chat()).status_code))

@@ -13,23 +13,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-import torch
 
 from verispec.backends.base import ForwardClock, ForwardOutput
 from verispec.backends.llamacpp_backend import LlamaCppBackend, _rows
+from verispec.backends.sequences import SequenceInput, check_inputs
 
 MAX_SEQUENCES = 256  # llama.cpp's LLAMA_MAX_SEQ
-
-
-@dataclass(frozen=True)
-class SequenceInput:
-    """New ``tokens`` for sequence ``seq``; ``all_logits``: every position's logits, else the last one's."""
-
-    seq: int
-    tokens: Sequence[int]
-    all_logits: bool = False
 
 
 class LlamaCppSequences:
@@ -75,7 +64,7 @@ class LlamaCppSequences:
         hidden states of its new positions (llama.cpp then computes every position's logits too).
         """
         lib, batch = self._lib, self._batch
-        self._check(inputs)
+        check_inputs(inputs, self)
         spans: list[tuple[int, int]] = []  # (first output row, rows) per input
         n = rows = 0
         for item in inputs:
@@ -107,19 +96,6 @@ class LlamaCppSequences:
             outputs.append(ForwardOutput(kept, states[mine] if states is not None else None))
         return outputs
 
-    def _check(self, inputs: Sequence[SequenceInput]) -> None:
-        total = sum(len(i.tokens) for i in inputs)
-        if not inputs or any(not i.tokens for i in inputs):
-            raise ValueError("decode needs at least one input, each with at least one token")
-        seqs = [i.seq for i in inputs]
-        if len(set(seqs)) != len(seqs) or not all(0 <= s < self.sequences for s in seqs):
-            raise ValueError(f"each input needs its own sequence id in 0..{self.sequences - 1}, got {seqs}")
-        if total > self.n_batch:
-            raise ValueError(f"{total} tokens exceed the batch of {self.n_batch}; decode them in parts")
-        for item in inputs:
-            if self._lengths[item.seq] + len(item.tokens) > self.max_position:
-                raise ValueError(f"sequence {item.seq} would pass the {self.max_position}-token context")
-
     def fork(self, source: int, target: int, length: int) -> None:
         """Sequence ``target`` becomes the first ``length`` positions of ``source`` (shared cells, no copy)."""
         if length > self._lengths[source]:
@@ -147,8 +123,3 @@ class LlamaCppSequences:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: llama_cpp may be gone already
             self.close()
-
-
-def greedy_tokens(outputs: Sequence[ForwardOutput]) -> list[int]:
-    """The argmax of each output's last logits row."""
-    return torch.stack([o.logits[-1] for o in outputs]).argmax(dim=-1).tolist()

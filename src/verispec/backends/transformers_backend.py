@@ -24,6 +24,7 @@ class TransformersBackend(ModelBackend):
         self._cache = _rollback_cache(model.config)
         self._length = 0
         self._head: tuple[torch.Tensor, torch.Tensor] | None = None
+        dense_output_layer_input(model)
 
     @property
     def cached_length(self) -> int:
@@ -101,6 +102,27 @@ class TransformersBackend(ModelBackend):
         self._cache = _rollback_cache(self.model.config)
         self._length = 0
         self._head = None
+
+
+def dense_output_layer_input(model: PreTrainedModel) -> None:
+    """Give the output layer its input with plain strides (once per model).
+
+    Asking for the last position's logits hands the output layer a ``[b, 1, d]`` slice of ``[b, k, d]``;
+    torch 2.13's matmul does not fold that into one matrix product but copies the whole transposed
+    weight for a batched product: 1.3 s per prompt for Qwen2.5-1.5B's 151,936 x 1,536 head on a CPU,
+    against 25 ms with plain strides (copying the small slice instead).
+    """
+    head = model.get_output_embeddings()
+    if head is not None and not getattr(head, "_verispec_dense_input", False):
+        head.register_forward_pre_hook(_dense_input)
+        head._verispec_dense_input = True
+
+
+def _dense_input(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    states, *rest = args
+    if states.stride() != torch.empty(states.shape, device="meta").stride():  # even a "contiguous" [1, 1, d] slice
+        states = torch.empty(states.shape, dtype=states.dtype, device=states.device).copy_(states)
+    return (states, *rest)
 
 
 def _rollback_cache(config: object) -> DynamicCache:

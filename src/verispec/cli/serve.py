@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--queue-size", type=int, default=64,
                         help="requests that may wait behind the running ones; more get 429 (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=8,
-                        help="requests generated together, batched per decode, when every model runs on llama.cpp "
-                             "(torch: one at a time) (default: %(default)s)")
+                        help="requests generated together, batched per decode (llama.cpp and torch; 1: one at "
+                             "a time) (default: %(default)s)")
     add_runtime_options(parser)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)

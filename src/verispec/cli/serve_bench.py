@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clients", type=_levels, default=(20,),
                         help="concurrent streaming clients, or levels run in turn: 1,4,8,20 (default: 20)")
     parser.add_argument("--batch-size", type=int, default=8,
-                        help="requests the server batches together on llama.cpp (default: %(default)s)")
+                        help="requests the server batches together (default: %(default)s)")
     parser.add_argument("--waves", type=int, default=2, help="rounds of concurrent requests (default: %(default)s)")
     parser.add_argument("--max-tokens", type=int, default=32, help="per request (default: %(default)s)")
     parser.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s, greedy)")

@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import verispec
 from verispec.batching import BatchedPipeline, BatchSettings
-from verispec.models.handles import LLAMA_CPP
+from verispec.errors import ConfigError
 from verispec.pipeline import Pipeline
 from verispec.server.config import ServerConfig
-from verispec.server.errors import install_error_handlers
+from verispec.server.errors import install_error_handlers, log
 from verispec.server.metrics import ServerMetrics
 from verispec.server.routes import guarded, public
 from verispec.server.state import ServerState
@@ -23,7 +23,7 @@ from verispec.server.worker import GenerationWorker
 
 def create_app(pipe: Pipeline, config: ServerConfig | None = None) -> FastAPI:
     """The server for ``pipe``: its models are loaded now, once; generations run on worker threads,
-    batched together when every model runs on llama.cpp (``config.batch_size`` at most).
+    batched together (``config.batch_size`` at most) on llama.cpp and on torch.
 
     Serve it with any ASGI server (``uvicorn.run(app)``), or :class:`~verispec.server.ServerThread`.
     """
@@ -55,10 +55,14 @@ def create_app(pipe: Pipeline, config: ServerConfig | None = None) -> FastAPI:
 
 
 def _batched(pipe: Pipeline, config: ServerConfig) -> BatchedPipeline | None:
-    """The batch for concurrent requests, where it runs: every model on llama.cpp and a batch above 1."""
-    if config.batch_size == 1 or any(pipe.backend_of(role) != LLAMA_CPP for role in pipe.roles()):
+    """The batch for concurrent requests, unless the batch is 1 or a model cannot batch (then one at a time)."""
+    if config.batch_size == 1:
         return None
-    return BatchedPipeline(pipe, BatchSettings(slots=config.batch_size))
+    try:
+        return BatchedPipeline(pipe, BatchSettings(slots=config.batch_size))
+    except ConfigError as err:
+        log.warning("requests run one at a time: %s", err)
+        return None
 
 
 def _load_models(pipe: Pipeline) -> None:

@@ -16,8 +16,8 @@ class ServerConfig:
 
     ``method`` (``name[:key=value,...]``) is used when a request names none in its ``verispec``
     extension; ``default_max_tokens`` when it gives no ``max_tokens``. Up to ``batch_size``
-    requests generate together (continuous batching, when every model runs on llama.cpp; one at a
-    time on torch); at most ``queue_size`` more wait, and beyond that requests are refused with 429.
+    requests generate together (continuous batching, on llama.cpp and torch; 1: one at a time);
+    at most ``queue_size`` more wait, and beyond that requests are refused with 429.
     ``api_key``, when set, is required as ``Authorization: Bearer <key>`` on ``/v1/*`` and ``/metrics``.
     """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ _MIB = 2**20
 @dataclass(frozen=True)
 class LoadConfig:
     """How hard to load the server: at each level of ``clients``, ``waves`` rounds of that many
-    concurrent streaming requests; the server batches up to ``batch_size`` of them (llama.cpp)."""
+    concurrent streaming requests; the server batches up to ``batch_size`` of them."""
 
     clients: tuple[int, ...] = (20,)
     waves: int = 2
@@ -230,7 +231,16 @@ def run_levels(
             records, wall = asyncio.run(run_waves(base_url, model, config, clients, PROMPTS, sampler))
         levels.append({"clients": clients, "summary": summarize(records, wall), "memory": _memory(sampler),
                        "requests": [asdict(r) for r in records]})
+        _report(levels[-1])
     return first, levels
+
+
+def _report(level: dict[str, Any]) -> None:
+    """One line per finished level on stderr: a long load shows how far it got."""
+    summary = level["summary"]
+    latency = (summary["latency_s"] or {}).get("p50")
+    print(f"{level['clients']} clients: {summary['completed']} of {summary['requests']} completed, "
+          f"{summary['throughput_tokens_per_s']} tokens/s, latency p50 {latency} s", file=sys.stderr, flush=True)
 
 
 def _memory(sampler: MemorySampler) -> dict[str, Any]:

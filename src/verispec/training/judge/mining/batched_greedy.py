@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from verispec.backends.llamacpp_sequences import LlamaCppSequences, SequenceInput, greedy_tokens
+from verispec.backends.llamacpp_sequences import LlamaCppSequences
+from verispec.backends.sequences import SequenceInput, greedy_tokens
 
 EOS, BUDGET, STOPPED = "eos", "budget", "stop"
 
