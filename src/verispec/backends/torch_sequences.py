@@ -108,12 +108,15 @@ class TorchSequences:
     ``eager`` attention, with full or sliding-window layers (most decoder-only LMs).
     """
 
-    def __init__(self, backend: TransformersBackend, *, sequences: int = 16, n_ctx: int = 4096, n_batch: int = 4096) -> None:
+    def __init__(
+        self, backend: TransformersBackend, *, sequences: int = 16, n_ctx: int = 4096, n_batch: int = 4096
+    ) -> None:
         if not 1 <= sequences <= 256:
             raise ValueError(f"sequences must be 1 to 256, got {sequences}")
         self.backend = backend
         self.model = backend.model
         self._config = self.model.config.get_text_config()
+        self._layer_types = frozenset(getattr(self._config, "layer_types", None) or ["full_attention"])
         self._attention = self._check_attention()
         self.sequences = sequences
         self.n_batch = n_batch
@@ -125,12 +128,11 @@ class TorchSequences:
 
     def _check_attention(self) -> str:
         attention = getattr(self.model.config, "_attn_implementation", None) or "eager"
-        types = set(getattr(self._config, "layer_types", None) or ["full_attention"])
-        if attention not in _MASKS or not types <= _LAYER_TYPES:
+        if attention not in _MASKS or not self._layer_types <= _LAYER_TYPES:
             raise ConfigError(
-                f"{self.backend.name} uses {attention} attention with {sorted(types)} layers; batching on torch needs "
-                f"sdpa or eager attention over full or sliding-window layers: load it with attn_implementation='sdpa', "
-                "or generate one request at a time"
+                f"{self.backend.name} uses {attention} attention with {sorted(self._layer_types)} layers; batching on "
+                "torch needs sdpa or eager attention over full or sliding-window layers: load it with "
+                "attn_implementation='sdpa', or generate one request at a time"
             )
         return attention
 
@@ -152,18 +154,22 @@ class TorchSequences:
 
     def _forward(self, inputs: list[SequenceInput], hidden: bool) -> list[ForwardOutput]:
         device, width = self.backend.device, max(len(i.tokens) for i in inputs)
-        place = _Placement([i.seq for i in inputs], [self._lengths[i.seq] for i in inputs], [len(i.tokens) for i in inputs])
+        place = _Placement(
+            [i.seq for i in inputs], [self._lengths[i.seq] for i in inputs], [len(i.tokens) for i in inputs]
+        )
         ids = torch.zeros((len(inputs), width), dtype=torch.long, device=device)
         for row, item in enumerate(inputs):
             ids[row, width - len(item.tokens) :] = torch.tensor(list(item.tokens), device=device)
         starts = torch.tensor(place.starts, device=device)[:, None]
-        positions = starts + torch.arange(width, device=device) - (width - torch.tensor(place.counts, device=device))[:, None]
+        padding = width - torch.tensor(place.counts, device=device)[:, None]
+        positions = starts + torch.arange(width, device=device) - padding
         keep = max(len(i.tokens) if i.all_logits else 1 for i in inputs)
         self._cache.placement = place
         try:
             out = self.model(
-                input_ids=ids, attention_mask=self._masks(positions, starts, place.span), position_ids=positions.clamp(min=0),
-                past_key_values=self._cache, use_cache=True, logits_to_keep=keep, output_hidden_states=hidden,
+                input_ids=ids, attention_mask=self._masks(positions, starts, place.span),
+                position_ids=positions.clamp(min=0), past_key_values=self._cache, use_cache=True,
+                logits_to_keep=keep, output_hidden_states=hidden,
             )
         finally:
             self._cache.placement = None
@@ -175,14 +181,15 @@ class TorchSequences:
             results.append(ForwardOutput(logits, out.hidden_states[-1][row, width - k :] if hidden else None))
         return results
 
-    def _masks(self, positions: torch.Tensor, starts: torch.Tensor, span: int) -> torch.Tensor | dict[str, torch.Tensor]:
+    def _masks(
+        self, positions: torch.Tensor, starts: torch.Tensor, span: int
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
         """``[b, 1, width, span]``: a query sees its sequence's keys up to its own position; padding sees key 0."""
         keys = torch.arange(span, device=positions.device)[None, None, :]
         query = positions[:, :, None]
         padding = query < starts[:, :, None]
         full = (keys <= query) & ~padding | (keys == 0) & padding
-        types = set(getattr(self._config, "layer_types", None) or ["full_attention"])
-        if types == {"full_attention"}:
+        if self._layer_types == {"full_attention"}:
             return self._format(full)
         window = int(self._config.sliding_window)
         sliding = full & ((keys > query - window) | padding)
@@ -193,7 +200,8 @@ class TorchSequences:
         if self._attention == "sdpa":
             return allowed
         dtype = self.model.dtype
-        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+        additive = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+        return additive.masked_fill(~allowed, torch.finfo(dtype).min)
 
     @torch.inference_mode()
     def fork(self, source: int, target: int, length: int) -> None:
