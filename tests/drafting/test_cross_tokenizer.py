@@ -134,6 +134,19 @@ def test_pipeline_drafts_across_tokenizers_and_reports_the_bridge():
         pipe.generate("the tree", method="sd:bridge=bytes", max_new_tokens=3)
 
 
+@pytest.mark.parametrize("method", ["lenient:l=0.5", "typical", "sd:temperature=0.8"])
+def test_relaxed_rules_and_sampling_draft_across_tokenizers_too(method):
+    tokenizer, other = byte_tokenizer(), merged_tokenizer()
+    pipe = Pipeline(draft=(tiny_model(4, vocab=len(other), eos=other.eos_token_id), other),
+                    verifier=(tiny_model(3, sharpness=4.0), tokenizer), dtype="fp32")
+    name, _, option = method.partition(":temperature=")
+    result = pipe.generate("the tree", method=name, max_new_tokens=30, chat=False,
+                           temperature=float(option or 0.0), seed=2)
+    assert result.stats.proposed > 0  # the draft proposed through the bridge; the rule judged each token
+    assert len(result.token_ids) == result.stats.new_tokens and max(result.token_ids) < len(tokenizer)
+    assert result.stats.accepted <= result.stats.proposed
+
+
 def test_avg_still_refuses_another_vocabulary_and_names_what_works():
     from verispec.errors import VocabularyMismatchError
 
