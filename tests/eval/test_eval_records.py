@@ -1,10 +1,16 @@
-"""The results file writer: whole lines, torn lines ended, and a file replaced mid-run still written."""
+"""The results file writer: whole lines, torn lines ended, and a file replaced mid-run still written;
+packed runs read as plain ones and refuse what would rewrite them."""
 
+import gzip
 import json
 import os
 
+import pytest
 from test_eval_report import make_record
-from verispec.eval.records import RecordWriter, read_records
+
+from verispec.errors import ConfigError
+from verispec.eval.records import RecordWriter, RunSettings, load_run, open_manifest, read_records
+from verispec.eval.rescore import rescore_run
 
 
 def test_records_reach_a_results_file_replaced_while_the_run_goes_on(tmp_path):
@@ -25,3 +31,21 @@ def test_a_torn_last_line_is_ended_before_the_next_record(tmp_path):
     RecordWriter(path).append(make_record("math", "b", "verifier"))
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["item_id"] == "b"
+
+
+def test_a_packed_run_reads_as_the_plain_one_and_refuses_to_grow_until_unpacked(tmp_path):
+    path = tmp_path / "results.jsonl"
+    writer = RecordWriter(path)
+    for item in ("a", "b", "c"):
+        writer.append(make_record("math", item, "verifier"))
+    _, plain = load_run(tmp_path)
+    packed = tmp_path / "results.jsonl.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))  # what `gzip -9 results.jsonl` leaves
+    path.unlink()
+    _, unpacked = load_run(tmp_path)
+    assert unpacked == plain and [r.item_id for r in unpacked] == ["a", "b", "c"]
+    with pytest.raises(ConfigError, match="is packed.*to add samples to it, unpack it first: gunzip"):
+        open_manifest(tmp_path, RunSettings(draft="d", verifier="v", dtype="bf16", device="cpu", split="eval", seed=0,
+                                            temperature=0.0, max_new_tokens=None, turns=1))
+    with pytest.raises(ConfigError, match="to rescore it, unpack it first"):
+        rescore_run(tmp_path)

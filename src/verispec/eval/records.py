@@ -9,10 +9,15 @@ sample counts as not run, so a resumed run generates it again instead of scoring
 
 ``run.json`` holds the settings that make samples comparable (models, dtype, decoding). A rerun
 into the same directory resumes only when they match; tasks and methods may be added.
+
+A finished run may be *packed*: ``gzip -9 RUN/results.jsonl`` leaves ``results.jsonl.gz`` (about an
+eighth of the size), which every reader reads as it would the plain file. Adding samples or
+rescoring needs the plain file back (``gunzip RUN/results.jsonl.gz``).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import warnings
@@ -27,6 +32,7 @@ from verispec.runinfo import DISTURBED_SHARE
 Parsed = TypeVar("Parsed")
 
 RESULTS_FILE = "results.jsonl"
+PACKED_RESULTS_FILE = RESULTS_FILE + ".gz"
 MANIFEST_FILE = "run.json"
 RECORD_FORMAT = 1
 
@@ -161,7 +167,8 @@ def parsed_lines(path: Path, parse: Callable[[Any], Parsed], *, kind: str, conse
     "broken KIND (why), CONSEQUENCE"."""
     if not path.exists():
         return
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
         try:
@@ -288,6 +295,7 @@ def open_manifest(run_dir: Path, settings: RunSettings) -> RunManifest:
     a mistyped model name, must not lock its settings). Raises RunSettingsMismatchError listing
     every differing setting.
     """
+    refuse_packed(run_dir, "add samples to it")
     path = run_dir / MANIFEST_FILE
     results = run_dir / RESULTS_FILE
     has_results = results.exists() and results.stat().st_size > 0
@@ -309,9 +317,23 @@ def open_manifest(run_dir: Path, settings: RunSettings) -> RunManifest:
 
 
 def load_run(run_dir: Path) -> tuple[RunManifest | None, list[SampleRecord]]:
-    """A run directory's manifest (None when absent) and readable records."""
-    if not (run_dir / RESULTS_FILE).exists():
+    """A run directory's manifest (None when absent) and readable records, packed or not."""
+    results = results_file(run_dir)
+    if not results.exists():
         raise ConfigError(f"{run_dir} holds no {RESULTS_FILE}; is it the --out directory of `verispec eval`?")
     manifest_path = run_dir / MANIFEST_FILE
     manifest = RunManifest.load(manifest_path) if manifest_path.exists() else None
-    return manifest, read_records(run_dir / RESULTS_FILE)
+    return manifest, read_records(results)
+
+
+def results_file(run_dir: Path) -> Path:
+    """The run's results: ``results.jsonl``, or ``results.jsonl.gz`` once the run was packed."""
+    packed = run_dir / PACKED_RESULTS_FILE
+    return packed if packed.exists() and not (run_dir / RESULTS_FILE).exists() else run_dir / RESULTS_FILE
+
+
+def refuse_packed(run_dir: Path, action: str) -> None:
+    """ConfigError when ``run_dir``'s results are packed: appending to or rewriting them needs the plain file."""
+    packed = run_dir / PACKED_RESULTS_FILE
+    if packed.exists():
+        raise ConfigError(f"{run_dir} is packed ({PACKED_RESULTS_FILE}); to {action}, unpack it first: gunzip {packed}")

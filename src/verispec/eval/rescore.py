@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from verispec.errors import ConfigError
-from verispec.eval.records import MANIFEST_FILE, RESULTS_FILE, RunManifest, SampleRecord
+from verispec.eval.records import MANIFEST_FILE, RESULTS_FILE, RunManifest, SampleRecord, refuse_packed
 from verispec.eval.runner import parse_task
 from verispec.eval.tasks import Task, TaskItem
 
@@ -73,6 +73,7 @@ def rescore_run(run_dir: Path, tasks: Sequence[str] = (), *, dry_run: bool = Fal
     RunChangedError when the file changes before it is replaced.
     """
     path, manifest_path = run_dir / RESULTS_FILE, run_dir / MANIFEST_FILE
+    refuse_packed(run_dir, "rescore it")
     if not path.exists():
         raise ConfigError(f"{run_dir} holds no {RESULTS_FILE}; is it the --out directory of `verispec eval`?")
     if not manifest_path.exists():
