@@ -31,8 +31,8 @@ def pipe(request, tmp_path_factory) -> Pipeline:
 
 @pytest.fixture(scope="module")
 def batched(pipe):
-    with BatchedPipeline(pipe, BatchSettings(slots=3, slot_context=128, max_batch_tokens=256)) as made:
-        yield made
+    with BatchedPipeline(pipe, BatchSettings(slots=3, slot_context=128, max_batch_tokens=256, draft_up_to=None)) as made:
+        yield made  # drafting at any batch size, so that batched drafting is tested too
 
 
 def test_greedy_requests_batched_write_what_each_writes_alone(pipe, batched):
@@ -77,6 +77,19 @@ def test_a_slot_keeps_its_prompt_for_the_next_request_that_shares_it(pipe):
     assert results[1].token_ids == pipe.generate(other, **options).token_ids
 
 
+def test_above_draft_up_to_rounds_verify_one_token_and_write_the_same(pipe):
+    requests = [(pipe.verifier.tokenizer(p).input_ids, {"method": "sd:gamma=3,cost_aware=false", "max_new_tokens": 20})
+                for p in PROMPTS[:3]]
+    alone = [pipe.generate(prompt, **options) for prompt, options in requests]
+    settings = BatchSettings(slots=3, slot_context=128, max_batch_tokens=256, draft_up_to=0)
+    with BatchedPipeline(pipe, settings) as batch:
+        together = batch.generate_many(requests)
+        assert "draft" not in batch.batcher.counters.decodes
+    for single, joint, (prompt, _) in zip(alone, together, requests, strict=True):
+        assert single.stats.proposed > 0 and joint.stats.proposed == 0
+        assert unbatched_output(pipe, pipe.verifier.backend, prompt, single.token_ids, joint.token_ids)
+
+
 def test_a_cancelled_request_leaves_the_others_running(pipe, batched):
     prompt = pipe.verifier.tokenizer("dab abc").input_ids
     expected = pipe.generate(prompt, method="verifier", max_new_tokens=40).token_ids
@@ -111,5 +124,7 @@ def test_batching_refuses_models_it_cannot_batch_and_bad_settings():
         batched_model(Elsewhere(), BatchSettings())  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="slots must be 1 to 256"):
         BatchSettings(slots=0)
+    with pytest.raises(ConfigError, match="draft_up_to must be >= 0"):
+        BatchSettings(draft_up_to=-1)
     with pytest.raises(ConfigError, match="a prompt must fit one decode"):
         BatchSettings(slot_context=512, max_batch_tokens=256)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -133,6 +133,7 @@ class Pipeline:
         self._fusions: dict[str, FusionRounds] = {}
         self._vocab_same: bool | None = None
         self._byte_vocabularies: dict[str, ByteVocabulary] = {}
+        self._drafting_gate: Callable[[], bool] | None = None  # a batch's say on whether drafting pays now
 
     @property
     def draft(self) -> ModelHandle:
@@ -225,6 +226,11 @@ class Pipeline:
     def _drafter(self, method: Method, params: SamplingParams) -> Drafter:
         """Prompt lookup, or the draft model: directly when it shares the verifier's vocabulary, else
         through the bytes of text (:class:`CrossTokenizerDrafter`)."""
+        drafter = self._new_drafter(method, params)
+        drafter.gate = self._drafting_gate
+        return drafter
+
+    def _new_drafter(self, method: Method, params: SamplingParams) -> Drafter:
         verifier = self.verifier
         if not method.uses_draft_model:
             return PromptLookupDrafter(
@@ -307,9 +313,12 @@ class Pipeline:
         """The model roles: ``draft``, ``verifier``, then ``assistant2``, ... (loads nothing)."""
         return list(self._sources)
 
-    def with_backends(self, backends: Mapping[str, ModelBackend]) -> Pipeline:
+    def with_backends(
+        self, backends: Mapping[str, ModelBackend], *, drafting_gate: Callable[[], bool] | None = None
+    ) -> Pipeline:
         """This pipeline with each role's model run by ``backends[role]`` (one slot of a batch): the
-        same names, tokenizers and end tokens, and the vocabulary tables built once for all views."""
+        same names, tokenizers and end tokens, and the vocabulary tables built once for all views.
+        While ``drafting_gate()`` is false its rounds draft nothing (the batch decides)."""
         if not self._same_vocabulary():
             for role in ("draft", "verifier"):
                 self._spellings(role)
@@ -320,6 +329,7 @@ class Pipeline:
             # Each view its own tokenizer: a fast tokenizer used by two threads at once can fail ("Already borrowed").
             view._handles[role] = replace(handle, _backend=backends[role], tokenizer=copy.deepcopy(handle.tokenizer))
         view._fusions = {}
+        view._drafting_gate = drafting_gate
         return view
 
     def runtime(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from batching_support import BACKENDS, gguf_pipeline, torch_pipeline, unbatched_
 from server_support import MODEL, GatedStream, metric, wait_for
 
 from verispec import Pipeline
+from verispec.errors import ConfigError
 from verispec.server import ServerConfig, ServerThread, create_app
 
 COMPLETIONS = "/v1/completions"
@@ -66,6 +67,9 @@ def test_a_client_that_leaves_mid_stream_does_not_stop_the_others(pipe):
 
 def test_requests_beyond_the_batch_and_the_queue_get_429(pipe):
     assert create_app(pipe, ServerConfig(batch_size=1)).state.verispec.batched is None  # one at a time: no batch
+    assert create_app(pipe, ServerConfig(batch_size=2, draft_up_to=0)).state.verispec.batched.settings.draft_up_to == 0
+    with pytest.raises(ConfigError, match="draft_up_to must be >= 0"):
+        ServerConfig(draft_up_to=-1)
     app = create_app(pipe, ServerConfig(batch_size=2, queue_size=1))
     batched = app.state.verispec.batched
     gate = GatedStream(batched.stream)

@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8,
                         help="requests generated together, batched per decode (llama.cpp and torch; 1: one at "
                              "a time) (default: %(default)s)")
+    parser.add_argument("--draft-up-to", type=int, default=2,
+                        help="speculative methods draft while at most this many requests run; above, each round "
+                             "verifies one token (a crowded batch gains nothing from drafting) (default: %(default)s)")
     add_runtime_options(parser)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.set_defaults(func=run)
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         ) from error
 
     config = ServerConfig(model_id=args.model_id, method=args.method, default_max_tokens=args.max_tokens,
-                          queue_size=args.queue_size, api_key=args.api_key, batch_size=args.batch_size)
+                          queue_size=args.queue_size, api_key=args.api_key, batch_size=args.batch_size,
+                          draft_up_to=args.draft_up_to)
     if not is_loopback(args.host) and config.api_key is None:
         print(f"warning: serving on {args.host} without an API key: anyone who can reach this port can use it; "
               f"set --api-key or ${API_KEY_ENV}", file=sys.stderr)

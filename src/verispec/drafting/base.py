@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +33,8 @@ class Drafter(ABC):
     """
 
     backend: ModelBackend | None = None
+    # When set and false, rounds draft nothing for now (a crowded batch, where drafting does not pay).
+    gate: Callable[[], bool] | None = None
 
     def __init__(self, schedule: DraftSchedule | CostAwareSchedule | None = None) -> None:
         self.schedule = schedule or DraftSchedule()
@@ -40,6 +42,8 @@ class Drafter(ABC):
 
     def length(self) -> int:
         """How many tokens the next round should draft."""
+        if self.gate is not None and not self.gate():
+            return 0
         return self._gamma
 
     def update(self, proposed: int, accepted: int) -> None:

@@ -59,7 +59,7 @@ def _batched(pipe: Pipeline, config: ServerConfig) -> BatchedPipeline | None:
     if config.batch_size == 1:
         return None
     try:
-        return BatchedPipeline(pipe, BatchSettings(slots=config.batch_size))
+        return BatchedPipeline(pipe, BatchSettings(slots=config.batch_size, draft_up_to=config.draft_up_to))
     except ConfigError as err:
         log.warning("requests run one at a time: %s", err)
         return None

@@ -16,7 +16,8 @@ class ServerConfig:
 
     ``method`` (``name[:key=value,...]``) is used when a request names none in its ``verispec``
     extension; ``default_max_tokens`` when it gives no ``max_tokens``. Up to ``batch_size``
-    requests generate together (continuous batching, on llama.cpp and torch; 1: one at a time);
+    requests generate together (continuous batching, on llama.cpp and torch; 1: one at a time), and
+    they draft only while at most ``draft_up_to`` of them run;
     at most ``queue_size`` more wait, and beyond that requests are refused with 429.
     ``api_key``, when set, is required as ``Authorization: Bearer <key>`` on ``/v1/*`` and ``/metrics``.
     """
@@ -28,6 +29,7 @@ class ServerConfig:
     queue_size: int = 64
     api_key: str | None = None
     batch_size: int = 8
+    draft_up_to: int = 2
 
     def __post_init__(self) -> None:
         Method.parse(self.method)  # an unknown default method fails at start-up, not on the first request
@@ -37,6 +39,8 @@ class ServerConfig:
             )
         if not 1 <= self.batch_size <= 256:
             raise ConfigError(f"batch size must be 1 to 256, got {self.batch_size}")
+        if self.draft_up_to < 0:
+            raise ConfigError(f"draft_up_to must be >= 0, got {self.draft_up_to}")
         if self.queue_size < 1:
             raise ConfigError(f"queue size must be >= 1, got {self.queue_size}")
         if self.api_key is not None and not self.api_key.strip():
