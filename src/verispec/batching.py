@@ -95,6 +95,7 @@ class BatchedPipeline:
         self._free = list(range(settings.slots))
         self._waiting = 0
         self._freed = threading.Condition()
+        self._encoding = threading.Lock()  # one fast tokenizer used by two threads at once can fail
 
     def _slot_backends(self, seq: int) -> dict[str, SlotBackend]:
         return {
@@ -134,7 +135,8 @@ class BatchedPipeline:
         chat = options.get("chat")
         as_chat = bool(chat) if chat is not None else not isinstance(prompt, str)  # as Pipeline.stream reads it
         try:
-            return encode_prompt(self.pipe.verifier.tokenizer, prompt, chat=as_chat)
+            with self._encoding:
+                return encode_prompt(self.pipe.verifier.tokenizer, prompt, chat=as_chat)
         except PromptError:
             return []
 
