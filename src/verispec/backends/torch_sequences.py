@@ -157,9 +157,7 @@ class TorchSequences:
         place = _Placement(
             [i.seq for i in inputs], [self._lengths[i.seq] for i in inputs], [len(i.tokens) for i in inputs]
         )
-        ids = torch.zeros((len(inputs), width), dtype=torch.long, device=device)
-        for row, item in enumerate(inputs):
-            ids[row, width - len(item.tokens) :] = torch.tensor(list(item.tokens), device=device)
+        ids = torch.tensor([[0] * (width - len(i.tokens)) + list(i.tokens) for i in inputs], device=device)
         starts = torch.tensor(place.starts, device=device)[:, None]
         padding = width - torch.tensor(place.counts, device=device)[:, None]
         positions = starts + torch.arange(width, device=device) - padding

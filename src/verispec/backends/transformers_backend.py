@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -120,7 +121,8 @@ def dense_output_layer_input(model: PreTrainedModel) -> None:
 
 def _dense_input(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     states, *rest = args
-    if states.stride() != torch.empty(states.shape, device="meta").stride():  # even a "contiguous" [1, 1, d] slice
+    plain = tuple(math.prod(states.shape[i + 1 :]) for i in range(states.dim()))
+    if states.stride() != plain:  # even a "contiguous" [1, 1, d] slice of [1, k, d]
         states = torch.empty(states.shape, dtype=states.dtype, device=states.device).copy_(states)
     return (states, *rest)
 
