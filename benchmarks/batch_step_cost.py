@@ -24,6 +24,7 @@ from verispec import runinfo
 from verispec.backends.llamacpp_sequences import LlamaCppSequences
 from verispec.backends.sequences import SequenceInput
 from verispec.models.handles import open_model
+from verispec.pipeline import DTYPES
 
 SIZES = (1, 2, 4, 8, 16)
 
@@ -33,13 +34,14 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--torch-dtypes", default="bf16,int8", help="torch precisions to time (pipeline DTYPES names)")
+    parser.add_argument("--no-llama-cpp", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     load_before = runinfo.load_average()
-    results = {
-        "llama.cpp": llama_cpp_steps(args.model, args.context, args.repeats),
-        "torch-bf16": torch_steps(args.model, args.context, args.repeats),
-    }
+    results = {} if args.no_llama_cpp else {"llama.cpp": llama_cpp_steps(args.model, args.context, args.repeats)}
+    for name in args.torch_dtypes.split(","):
+        results[f"torch-{name}"] = torch_steps(args.model, DTYPES[name], args.context, args.repeats)
     payload = {"model": args.model, "context": args.context, "repeats": args.repeats,
                "definition": __doc__.split("\n\n")[1], "results": results,
                "environment": runinfo.environment(load_before)}
@@ -65,8 +67,8 @@ def llama_cpp_steps(model: str, context: int, repeats: int) -> list[dict[str, An
     return rows
 
 
-def torch_steps(model: str, context: int, repeats: int) -> list[dict[str, Any]]:
-    lm = open_model(model, backend="torch", dtype=torch.bfloat16, device="cpu").model
+def torch_steps(model: str, dtype: torch.dtype, context: int, repeats: int) -> list[dict[str, Any]]:
+    lm = open_model(model, backend="torch", dtype=dtype, device="cpu").model
     rows = []
     with torch.inference_mode():
         for b in SIZES:

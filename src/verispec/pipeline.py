@@ -25,13 +25,15 @@ from verispec.errors import ConfigError, PromptError
 from verispec.methods import FusionContext, Method, RuleContext
 from verispec.models.handles import AUTO, LLAMA_CPP, ModelHandle, check_backend, choose_backend, open_model
 from verispec.provenance import Provenance
+from verispec.models.int8 import INT8
 from verispec.sampling import SamplingParams
 from verispec.schedule import CostAwareSchedule, DraftSchedule
 from verispec.stats import GenerationStats, committed_records, summarize
 from verispec.text import TextTracker
 from verispec.tokens import Prompt, encode_prompt, same_vocabulary
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+# int8: linear layers in dynamically quantized int8, the rest in fp32 (CPU only; verispec.models.int8).
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "int8": INT8}
 DEFAULT_DTYPE = "bf16"
 
 # A name or path, a torch model with its tokenizer, or (for llama.cpp) a GGUF path with its tokenizer.

@@ -10,6 +10,7 @@ from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
 from verispec.backends.base import ForwardClock, ForwardOutput, ModelBackend, ModelIdentity
+from verispec.models.int8 import is_int8
 
 
 class TransformersBackend(ModelBackend):
@@ -19,7 +20,8 @@ class TransformersBackend(ModelBackend):
         self.model = model.eval()
         self.name = name
         self.device = next(model.parameters()).device
-        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        head = model.get_output_embeddings()
+        self.vocab_size = int(getattr(head, "out_features", None) or head.weight.shape[0])
         self.max_context = int(getattr(model.config, "max_position_embeddings", None) or 2**31 - 1)
         self.clock = ForwardClock(_synchronize=self.device.type == "cuda")
         self._cache = _rollback_cache(model.config)
@@ -40,6 +42,8 @@ class TransformersBackend(ModelBackend):
         return ModelIdentity(self.name, self.vocab_size, self.hidden_size, int(config.num_hidden_layers))
 
     def precision(self) -> str:
+        if is_int8(self.model):
+            return "int8 linear layers, float32 otherwise"
         return str(next(self.model.parameters()).dtype)
 
     def restrict_vocabulary(self, token_ids: torch.Tensor | None) -> bool:
@@ -48,10 +52,11 @@ class TransformersBackend(ModelBackend):
         The output layer of a small model is a large share of its cost (a fifth of the weights
         of Qwen2.5-0.5B), so a drafter that only proposes frequent tokens runs faster. Returns False,
         changing nothing, for models whose logits are more than a plain linear map of the last
-        hidden state (logit soft-capping, scaling).
+        hidden state (logit soft-capping, scaling), and for an int8 output layer (already cheap, and
+        its rows would be dequantized to fp32).
         """
         head = self.model.get_output_embeddings()
-        plain = getattr(head, "bias", None) is None and not any(
+        plain = isinstance(head, torch.nn.Linear) and head.bias is None and not any(
             getattr(self.model.config, attr, None) for attr in ("final_logit_softcapping", "logit_scale")
         )
         if token_ids is None or not plain:

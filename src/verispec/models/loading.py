@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 
 from verispec.errors import ModelNotFoundError, ModelNotPulledError, ModelPackageError
 from verispec.models import cache
+from verispec.models.int8 import INT8, quantize_int8
 from verispec.models.registry import REGISTRY, model_names
 
 SourceKind = Literal["embedded", "gguf", "local", "hub"]
@@ -84,6 +85,8 @@ def load_model(
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer, in eval mode with gradients off, onto ``device``.
 
+    ``dtype`` ``verispec.models.int8.INT8`` loads fp32 weights and quantizes the linear layers to int8.
+
     Raises ModelNotPulledError (embedded model not pulled), ModelNotFoundError (nothing loadable
     under that name) or ModelPackageError (a cache entry that no longer loads).
     """
@@ -91,13 +94,15 @@ def load_model(
     location, gguf = source.pretrained_args()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **gguf)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **gguf)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32 if dtype == INT8 else dtype, **gguf)
     except _LOAD_ERRORS as err:
         raise _load_error(source, err) from err
     target = torch.device(device)
     model.to(target)
     model.eval()
     model.requires_grad_(False)
+    if dtype == INT8:
+        quantize_int8(model)
     return LoadedModel(model, tokenizer, source.name, source.location, dtype, target)
 
 
