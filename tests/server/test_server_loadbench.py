@@ -54,3 +54,21 @@ def test_serve_bench_command_writes_json(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "2 clients: 2/2 requests completed" in printed and f"results: {out}" in printed
     assert results["command"][results["command"].index("--clients") + 1] == "1,2"
+
+
+def test_serve_bench_runs_the_server_as_a_process_of_its_own(tmp_path):
+    from verispec.models import cache
+
+    if not cache.is_complete(cache.model_dir("smollm2-135m-instruct")):
+        pytest.skip("needs `verispec models pull smollm2-135m-instruct`")
+    out = tmp_path / "load.json"
+    argv = ["serve-bench", "--clients", "2", "--waves", "1", "--max-tokens", "4", "--batch-size", "2",
+            "--process", "--backend", "torch", "--dtype", "fp32", "--out", str(out)]
+    assert main(argv) == 0
+    results = json.loads(out.read_text())
+    settings = results["settings"]
+    assert settings["server_process"] is True and settings["argv"][1:4] == ["-m", "verispec.cli", "serve"]
+    assert "--process" in results["command"]
+    level = results["levels"][0]
+    assert level["summary"]["completed"] == 2 and all(r["completion_tokens"] == 4 for r in level["requests"])
+    assert level["memory"]["peak_rss_mib"] > 200  # the server's process, which holds the model, not this one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--peer", choices=["llama-server"], default=None,
                         help="load llama.cpp's own llama-server (continuous batching, --batch-size parallel slots) "
                              "on the verifier's GGUF instead of verispec (build it: benchmarks/build-llama-tools.sh)")
+    parser.add_argument("--process", action="store_true",
+                        help="run verispec's server as a process of its own (`verispec serve`), as the peer runs, "
+                             "so that the clients do not share its Python interpreter")
     add_runtime_options(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.set_defaults(func=run)
@@ -58,10 +62,12 @@ def run(args: argparse.Namespace) -> int:
     config = LoadConfig(clients=args.clients, waves=args.waves, max_tokens=args.max_tokens, method=args.method,
                         temperature=args.temperature, batch_size=args.batch_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
-    pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
     if args.peer:
-        results = _run_peer(pipe, config, args)
+        results = _run_peer(Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args)), config, args)
+    elif args.process:
+        results = _run_server_process(config, args)
     else:
+        pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
         settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
         results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
     _write(results, args.out)
@@ -79,6 +85,19 @@ def _run_peer(pipe: Pipeline, config: Any, args: argparse.Namespace) -> dict[str
     threads = getattr(verifier.backend, "n_threads", None) or os.cpu_count() or 1
     settings = {"verifier": args.verifier, "gguf": str(gguf_of(verifier))}
     return run_peer_load(gguf_of(verifier), config, threads=threads, settings=settings, command=_command(args))
+
+
+def _run_server_process(config: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``verispec serve`` in a process of its own, with this command's models and runtime options."""
+    from verispec.server.peer_load import free_port, run_server_process
+
+    port = free_port()
+    argv = [sys.executable, "-m", "verispec.cli", "serve", "--draft", args.draft, "--verifier", args.verifier,
+            "--method", args.method, "--batch-size", str(args.batch_size),
+            "--queue-size", str(max(64, *args.clients)), "--port", str(port), "--log-level", "warning",
+            *runtime_argv(args)]
+    settings = {"draft": args.draft, "verifier": args.verifier, "argv": argv, "batched": args.batch_size > 1}
+    return run_server_process(argv, port, "verispec", config, settings=settings, command=_command(args))
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -125,5 +144,6 @@ def _command(args: argparse.Namespace) -> list[str]:
         "--clients", ",".join(map(str, args.clients)), "--batch-size", str(args.batch_size),
         "--waves", str(args.waves), "--max-tokens", str(args.max_tokens),
         "--temperature", str(args.temperature), *(["--peer", args.peer] if args.peer else []),
+        *(["--process"] if args.process else []),
         *runtime_argv(args), "--out", str(args.out),
     ]

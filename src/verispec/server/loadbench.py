@@ -23,6 +23,11 @@ import numpy as np
 import openai
 import psutil
 
+try:  # openai's HTTP client: httpx2 for openai 3, httpx before
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
 from verispec import runinfo
 from verispec.bench.prompts import PROMPTS, BenchPrompt
 from verispec.errors import ConfigError
@@ -130,7 +135,11 @@ async def _request(
 
 def _client(base_url: str) -> openai.AsyncOpenAI:
     # No retries: a refused or failed request must show in the results, not be hidden by a retry.
-    return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=3600)
+    # No kept-alive connections: a single client's next request took the connection of its last one,
+    # which llama-server had closed by then, and failed in 2 ms (a client's fault, not the server's).
+    fresh = openai.DefaultAsyncHttpxClient(limits=httpx.Limits(max_connections=None, max_keepalive_connections=0))
+    return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=3600,
+                              http_client=fresh)
 
 
 async def warm_up(base_url: str, model: str, config: LoadConfig) -> RequestRecord:
