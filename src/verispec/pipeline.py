@@ -32,7 +32,7 @@ from verispec.stats import GenerationStats, committed_records, summarize
 from verispec.text import TextTracker
 from verispec.tokens import Prompt, encode_prompt, same_vocabulary
 
-# int8: linear layers in dynamically quantized int8, the rest in fp32 (CPU only; verispec.models.int8).
+# int8: int8 weights and per-token int8 inputs in the linear layers, fp32 elsewhere (CPU; verispec.models.int8).
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "int8": INT8}
 DEFAULT_DTYPE = "bf16"
 

@@ -20,8 +20,9 @@ def add_runtime_options(
     )
     if draft and len(backends) > 1:
         parser.add_argument("--draft-backend", choices=backends, help="the draft's backend, if not --backend's")
-    parser.add_argument("--dtype", choices=list(DTYPES), help="torch precision (default: bf16; selects torch under auto). int8: int8 weights "
-                             "and per-token int8 inputs in every linear layer, fp32 elsewhere (CPU; docs/int8.md)")
+    parser.add_argument("--dtype", choices=list(DTYPES),
+                        help="torch precision (default: bf16; selects torch under auto). int8: int8 weights and "
+                             "per-token int8 inputs in every linear layer, fp32 elsewhere (CPU; docs/int8.md)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ... (default: %(default)s)")
 
 
