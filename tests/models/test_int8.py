@@ -72,7 +72,8 @@ def test_backend_on_an_int8_model_decodes_with_its_cache_and_keeps_the_full_head
 
 
 def test_int8_model_in_a_padded_batch_decodes_as_it_does_alone() -> None:
-    """Per-token scales: a sequence's neighbours (and the padding) do not move its rounding."""
+    """Per-token scales: a sequence's neighbours (and the padding) do not move its linear layers' rounding
+    (on a real model, fp32 differences in attention still cross rounding boundaries: docs/int8.md)."""
     model = quantize_int8(tiny_model(2, hidden=64))
     sequences = TorchSequences(TransformersBackend(model), sequences=2, n_ctx=64, n_batch=64)
     batched = sequences.decode([SequenceInput(0, [5, 6, 7, 8]), SequenceInput(1, [40, 41])])

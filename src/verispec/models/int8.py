@@ -6,9 +6,10 @@ per token), the product runs in integers (oneDNN's kernels: AMX or VNNI where th
 over half the bytes; every other operation (norms, attention, the key/value cache)
 stays in fp32. One scale per token matters: Qwen's feed-forward outputs have tokens with huge
 activations, and a scale shared by all the tokens of a call crushed the others (greedy agreement
-with fp32 on 12 answered items: 96.8% against 99.4% per token). Per token, a row's result also does
-not depend on the rows beside it, so batching does not change it. Not lossless with respect to the
-bf16 model: benchmarks/int8_agreement.py measures how often its choice agrees (docs/int8.md).
+with fp32 on 12 answered items: 96.8% against 99.4% per token). Per token, a layer's result for one
+row does not depend on the rows beside it; upstream fp32 rounding (attention) still differs between a
+batch and a lone step, and int8 amplifies it (docs/int8.md). Not lossless with respect to the bf16
+model: benchmarks/int8_agreement.py measures how often its choice agrees.
 """
 
 from __future__ import annotations
