@@ -13,7 +13,7 @@ from verispec.backends.sequences import SequenceInput
 from verispec.backends.torch_sequences import TorchSequences
 from verispec.backends.transformers_backend import TransformersBackend
 from verispec.models import load_model
-from verispec.models.int8 import INT8, Int8Linear, is_int8, quantize_int8
+from verispec.models.int8 import INT8, Bf16Embedding, Int8Linear, is_int8, quantize_int8
 from verispec.pipeline import DTYPES
 
 
@@ -89,4 +89,17 @@ def test_load_model_with_int8(tiny_model_dir: Path) -> None:
     assert DTYPES["int8"] is INT8
     loaded = load_model(str(tiny_model_dir), dtype=INT8)
     assert loaded.dtype == INT8 and is_int8(loaded.model)
-    assert loaded.model.dtype == torch.float32  # embeddings and norms
+    assert loaded.model.dtype == torch.float32  # norms; the model computes in fp32
+    table = loaded.model.get_input_embeddings()
+    assert isinstance(table, Bf16Embedding) and table.weight.dtype == torch.bfloat16
+    assert table(torch.tensor([[1, 2]])).dtype == torch.float32
+
+
+def test_an_embedding_that_scales_its_rows_stays_as_it_is() -> None:
+    class Scaled(torch.nn.Embedding):
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return super().forward(ids) * 2.0
+
+    model = tiny_model(3, hidden=64)
+    model.set_input_embeddings(Scaled(257, 64))
+    assert type(quantize_int8(model).get_input_embeddings()) is Scaled

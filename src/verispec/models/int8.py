@@ -14,6 +14,10 @@ model: benchmarks/int8_agreement.py measures how often its choice agrees.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+
 import torch
 
 from verispec.errors import ConfigError
@@ -71,10 +75,26 @@ def _onednn_pack(quantized: torch.Tensor) -> torch.Tensor | None:
     return onednn.qlinear_prepack(quantized, None)
 
 
+class Bf16Embedding(torch.nn.Module):
+    """A plain embedding table kept in bf16 that hands out fp32 rows: half the memory of an fp32 table,
+    and exact for the embedded models, whose weights are bf16 to begin with."""
+
+    def __init__(self, embedding: torch.nn.Embedding) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = embedding.num_embeddings, embedding.embedding_dim
+        self.padding_idx = embedding.padding_idx
+        # A buffer, not a parameter: the model's dtype (read from its first parameter) stays fp32.
+        self.register_buffer("weight", embedding.weight.detach().to(torch.bfloat16))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.embedding(ids, self.weight).float()
+
+
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Replace every ``nn.Linear`` of ``model`` (fp32, on the CPU) by an :class:`Int8Linear`, in place.
 
-    Embeddings stay in fp32 (a tied output layer gets its own int8 copy).
+    A plain input embedding table is kept in bf16 (:class:`Bf16Embedding`; subclasses that scale
+    their rows, as Gemma's does, stay fp32); a tied output layer gets its own int8 copy.
     """
     if next(model.parameters()).device.type != "cpu":
         raise ConfigError("int8 runs on the CPU; on a GPU use --dtype bf16 or fp16")
@@ -84,7 +104,21 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         for child_name, child in list(module.named_children()):
             if isinstance(child, torch.nn.Linear):
                 setattr(module, child_name, Int8Linear(child))
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if type(embeddings) is torch.nn.Embedding:
+        model.set_input_embeddings(Bf16Embedding(embeddings))
+    _return_freed_memory()
     return model
+
+
+def _return_freed_memory() -> None:
+    """Hand the freed fp32 weights back to the system: glibc keeps freed memory for reuse, and after
+    quantizing the Qwen pair that was 1.7 GB of resident memory (5.0 GB, 3.3 GB after trimming)."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
 
 
 def is_int8(model: torch.nn.Module) -> bool:
