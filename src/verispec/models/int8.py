@@ -3,8 +3,8 @@
 A decode step on a CPU is bound by reading the weights: a bf16 step of Qwen2.5-1.5B reads 3 GB. With
 int8 weights (one scale per output channel) and each input row quantized when it arrives (one scale
 per token), the product runs in integers (oneDNN's kernels: AMX or VNNI where the CPU has them)
-over half the bytes; every other operation (norms, attention, the key/value cache)
-stays in fp32. One scale per token matters: Qwen's feed-forward outputs have tokens with huge
+over half the bytes; every other operation (norms, attention, the key/value cache) stays in fp32,
+and the embedding table is stored in bf16. One scale per token matters: Qwen's feed-forward outputs have tokens with huge
 activations, and a scale shared by all the tokens of a call crushed the others (greedy agreement
 with fp32 on 12 answered items: 96.8% against 99.4% per token). Per token, a layer's result for one
 row does not depend on the rows beside it; upstream fp32 rounding (attention) still differs between a
