@@ -23,10 +23,10 @@ import torch
 from verispec import runinfo
 from verispec.eval.records import load_run
 from verispec.models.handles import open_model
-from verispec.models.int8 import INT8
+from verispec.pipeline import DTYPES
 from verispec.tokens import encode_prompt
 
-PRECISIONS = {"bf16": torch.bfloat16, "int8": INT8}
+PRECISIONS = ("bf16", "int8")  # torch precisions compared with fp32 (names of DTYPES)
 
 
 def main() -> None:
@@ -40,13 +40,12 @@ def main() -> None:
     load_before = runinfo.load_average()
     names = ["fp32", *PRECISIONS, *(["llama.cpp-q4_k_m"] if importlib.util.find_spec("llama_cpp") else [])]
     handles = {name: open_handle(args.verifier, name) for name in names}
-    backends = {name: handle.backend for name, handle in handles.items()}
     texts = answered_texts(args.run_dir, args.tasks.split(","), args.items, handles["fp32"].tokenizer)
     per_position: dict[str, dict[str, list[torch.Tensor]]] = {name: {} for name in names[1:]}
     for i, text in enumerate(texts):
-        reference = log_probs(backends["fp32"], text)
+        reference = log_probs(handles["fp32"].backend, text)
         for name in names[1:]:
-            agree, kl = _compare(reference, log_probs(backends[name], text))
+            agree, kl = _compare(reference, log_probs(handles[name].backend, text))
             for key in (text["task"], "all"):
                 per_position[name].setdefault(key, []).append(torch.stack([agree, kl]))
         print(f"{i + 1}/{len(texts)} items", flush=True)
@@ -74,7 +73,7 @@ def answered_texts(run_dir: Path, tasks: list[str], items: int, tokenizer: Any) 
 def open_handle(verifier: str, precision: str) -> Any:
     if precision.startswith("llama.cpp"):
         return open_model(verifier, backend="llama.cpp", dtype=torch.bfloat16, device="cpu")
-    return open_model(verifier, backend="torch", dtype=PRECISIONS.get(precision, torch.float32), device="cpu")
+    return open_model(verifier, backend="torch", dtype=DTYPES[precision], device="cpu")
 
 
 @torch.inference_mode()

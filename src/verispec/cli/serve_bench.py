@@ -63,17 +63,21 @@ def run(args: argparse.Namespace) -> int:
                         temperature=args.temperature, batch_size=args.batch_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)  # fail now rather than after the run
     if args.peer:
-        results = _run_peer(Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args)), config, args)
+        results = _run_peer(_pipeline(args), config, args)
     elif args.process:
         results = _run_server_process(config, args)
     else:
-        pipe = Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
+        pipe = _pipeline(args)
         settings = {"draft": args.draft, "verifier": args.verifier, **pipe.runtime()}
         results = run_load_benchmark(pipe, config, settings=settings, command=_command(args))
     _write(results, args.out)
     print(_report(results))
     print(f"results: {args.out}")
     return 0 if all(level["summary"]["failed"] == 0 for level in results["levels"]) else 1
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    return Pipeline(draft=args.draft, verifier=args.verifier, **runtime_kwargs(args))
 
 
 def _run_peer(pipe: Pipeline, config: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def _run_server_process(config: Any, args: argparse.Namespace) -> dict[str, Any]
     port = free_port()
     argv = [sys.executable, "-m", "verispec.cli", "serve", "--draft", args.draft, "--verifier", args.verifier,
             "--method", args.method, "--batch-size", str(args.batch_size),
-            "--queue-size", str(max(64, *args.clients)), "--port", str(port), "--log-level", "warning",
+            "--queue-size", str(config.queue_size), "--port", str(port), "--log-level", "warning",
             *runtime_argv(args)]
     settings = {"draft": args.draft, "verifier": args.verifier, "argv": argv, "batched": args.batch_size > 1}
     return run_server_process(argv, port, "verispec", config, settings=settings, command=_command(args))

@@ -60,6 +60,11 @@ class LoadConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
 
+    @property
+    def queue_size(self) -> int:
+        """The server's queue limit under this load: room for every client of the largest level."""
+        return max(64, *self.clients)
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -201,7 +206,7 @@ def run_load_benchmark(
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_before = runinfo.load_average()
-    server_config = ServerConfig(method=config.method, queue_size=max(64, *config.clients),
+    server_config = ServerConfig(method=config.method, queue_size=config.queue_size,
                                  batch_size=config.batch_size)
     app = create_app(pipe, server_config)
     with ServerThread(app) as server:
