@@ -39,6 +39,7 @@ def test_the_walk_reads_what_fresh_forwards_read(tmp_path):
         before = [*PROMPT, *ANSWER[:p]]
         torch.testing.assert_close(features.verifier_hidden[row], fresh(verifier, [*before, x]).hidden[-1], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(features.draft_hidden[row], fresh(draft, before).hidden[-1], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(features.verifier_context[row], fresh(verifier, before).hidden[-1], atol=1e-4, rtol=1e-4)
         expected = logit_features(fresh(verifier, before).logits[-1:], fresh(draft, before).logits[-1:], torch.tensor([x]))[0]
         torch.testing.assert_close(features.logits[row], expected, atol=1e-4, rtol=1e-4)
         after = [*before, x]

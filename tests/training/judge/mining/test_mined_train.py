@@ -23,6 +23,7 @@ def synthetic(n: int = 240, items: int = 40, signal: float = 2.0, seed: int = 0)
     logits[:, 0] -= signal * important
     return MismatchFeatures(
         verifier_hidden=torch.tensor(rng.normal(size=(n, 8)), dtype=torch.float32),
+        verifier_context=torch.tensor(rng.normal(size=(n, 8)), dtype=torch.float32),
         draft_hidden=torch.tensor(rng.normal(size=(n, 4)), dtype=torch.float32),
         logits=torch.tensor(logits, dtype=torch.float32), important=torch.tensor(important),
         lookahead=torch.tensor(rng.random(n) < 0.8), items=tuple(f"t/{i % items}" for i in range(n)),

@@ -2,8 +2,9 @@
 
 At a mismatch the verification pass has the verifier's hidden state after reading the drafted
 token, the verifier's logits for that slot and the draft's logits that proposed the token (the
-blocks of :mod:`verispec.judge.features`). The draft's hidden state there is read too, to measure
-what it would add (decoding does not compute it).
+blocks of :mod:`verispec.judge.features`). Two more states are read to measure what they would
+add: the draft's hidden state that proposed the token (decoding does not keep it) and the
+verifier's state that predicted the slot (the pass has it, one row earlier).
 
 Extraction walks each item's answer once per model with the backend's own cache: forward the
 answer up to a mismatch, read the drafted token, roll it back, go on. Any ``ModelBackend`` works.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ from verispec.backends.base import ModelBackend
 from verispec.judge.features import logit_features
 from verispec.training.judge.mining.records import MinedData, MinedItem
 
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class MismatchFeatures:
     """Per labelled mismatch: the three feature blocks, the label, and which item it belongs to."""
 
     verifier_hidden: torch.Tensor  # [N, dv]
+    verifier_context: torch.Tensor  # [N, dv]: the verifier's state that predicted the slot
     draft_hidden: torch.Tensor  # [N, dd]
     logits: torch.Tensor  # [N, len(LOGIT_FEATURES)], verispec.judge.features
     important: torch.Tensor  # [N] bool
@@ -49,6 +51,7 @@ class MismatchFeatures:
 class _ItemFeatures:
     positions: list[int]
     verifier_hidden: torch.Tensor
+    verifier_context: torch.Tensor
     draft_hidden: torch.Tensor
     logits: torch.Tensor
     lookahead: torch.Tensor
@@ -70,6 +73,7 @@ def extract_mined_features(
             correct += [(item.correct, m.correct) for _, m in labels]
     return MismatchFeatures(
         verifier_hidden=torch.cat([f.verifier_hidden for _, f, _ in rows]),
+        verifier_context=torch.cat([f.verifier_context for _, f, _ in rows]),
         draft_hidden=torch.cat([f.draft_hidden for _, f, _ in rows]),
         logits=torch.cat([f.logits for _, f, _ in rows]),
         important=torch.tensor([i for _, _, important in rows for i in important], dtype=torch.bool),
@@ -101,32 +105,39 @@ def item_features(item: MinedItem, positions: Sequence[int], verifier: ModelBack
     """The features at ``positions`` (ascending) of one mined item."""
     drafted = dict(zip(item.positions, item.draft_tokens))
     tokens = [drafted[p] for p in positions]
-    v_logits, v_hidden, v_next = _walk(verifier, item.prompt_ids, item.answer_ids, positions, tokens, hidden_after=True)
-    d_logits, d_hidden, d_next = _walk(draft, item.prompt_ids, item.answer_ids, positions, tokens, hidden_after=False)
-    logits = logit_features(torch.stack(v_logits), torch.stack(d_logits), torch.tensor(tokens))
-    lookahead = torch.tensor([v == d for v, d in zip(v_next, d_next)], dtype=torch.bool)
-    return _ItemFeatures(list(positions), torch.stack(v_hidden), torch.stack(d_hidden), logits, lookahead)
+    v = _walk(verifier, item.prompt_ids, item.answer_ids, positions, tokens, after=True)
+    d = _walk(draft, item.prompt_ids, item.answer_ids, positions, tokens, after=False)
+    logits = logit_features(torch.stack(v.logits), torch.stack(d.logits), torch.tensor(tokens))
+    lookahead = torch.tensor([a == b for a, b in zip(v.following, d.following)], dtype=torch.bool)
+    return _ItemFeatures(list(positions), torch.stack(v.after), torch.stack(v.before), torch.stack(d.before),
+                         logits, lookahead)
+
+
+@dataclass
+class _Walk:
+    logits: list[torch.Tensor] = field(default_factory=list)  # per slot, the logits that predicted it
+    before: list[torch.Tensor] = field(default_factory=list)  # the hidden state that predicted it
+    after: list[torch.Tensor] = field(default_factory=list)  # the hidden state after reading the drafted token
+    following: list[int] = field(default_factory=list)  # the greedy token after the drafted one
 
 
 @torch.inference_mode()
 def _walk(backend: ModelBackend, prompt: list[int], answer: list[int], positions: Sequence[int], tokens: list[int],
-          *, hidden_after: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int]]:
-    """Per slot ``p`` in ``positions``: its logits, a hidden state, and the greedy token after ``tokens[i]``
-    is read there. The hidden state is the one after reading ``tokens[i]`` (``hidden_after``: the
-    verifier's view of the drafted token) or the one that predicted slot ``p`` (the draft's view)."""
+          *, after: bool) -> _Walk:
+    """Per slot ``p`` in ``positions``, with ``tokens[i]`` read there: what :class:`_Walk` holds
+    (``after`` states only when asked: the verifier's view of the drafted token)."""
     backend.reset()
-    out = backend.forward(prompt, last_only=True, hidden=not hidden_after)
-    done, slot_logits, states, following = 0, [], [], []
+    out = backend.forward(prompt, last_only=True, hidden=True)
+    done, walk = 0, _Walk()
     for position, token in zip(positions, tokens):
         if position > done:
-            out = backend.forward(answer[done:position], last_only=True, hidden=not hidden_after)
+            out = backend.forward(answer[done:position], last_only=True, hidden=True)
             done = position
-        slot_logits.append(out.logits[-1].float().cpu())
-        if not hidden_after:
-            states.append(out.hidden[-1].float().cpu())
-        read = backend.forward([token], last_only=True, hidden=hidden_after)
-        if hidden_after:
-            states.append(read.hidden[-1].float().cpu())
-        following.append(int(read.logits[-1].argmax()))
+        walk.logits.append(out.logits[-1].float().cpu())
+        walk.before.append(out.hidden[-1].float().cpu())
+        read = backend.forward([token], last_only=True, hidden=after)
+        if after:
+            walk.after.append(read.hidden[-1].float().cpu())
+        walk.following.append(int(read.logits[-1].argmax()))
         backend.rollback(len(prompt) + position)
-    return slot_logits, states, following
+    return walk

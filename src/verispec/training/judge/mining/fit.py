@@ -16,7 +16,7 @@ import torch
 from verispec.errors import ConfigError, JudgeDataError
 from verispec.training.judge.mining.features import MismatchFeatures
 
-BLOCKS = ("verifier_hidden", "draft_hidden", "logits")
+BLOCKS = ("verifier_hidden", "verifier_context", "draft_hidden", "logits")
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 
 

@@ -26,7 +26,8 @@ from verispec.training.judge.mining.features import MismatchFeatures
 from verispec.training.judge.mining.fit import CrossValidation, MinedFitConfig, cross_validate, fit_mined, recall_at
 
 _OPERATORS = set("+-*/%=<>!&|^~")
-ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "draft_hidden", "logits"))
+ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "verifier_context", "logits"),
+             ("verifier_hidden", "draft_hidden", "logits"), ("verifier_hidden", "verifier_context", "draft_hidden", "logits"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class MinedTrainConfig:
     def __post_init__(self) -> None:
         if set(self.blocks) - set(DECODE_BLOCKS):
             raise ConfigError(f"a head reads what decoding computes: choose blocks from {', '.join(DECODE_BLOCKS)}, "
-                              f"not {self.blocks} (draft_hidden is measured in the ablations only)")
+                              f"not {self.blocks} (draft_hidden and verifier_context are measured in the ablations only)")
         if not 0 < self.target_recall <= 1:
             raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
 
