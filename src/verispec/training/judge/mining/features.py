@@ -30,7 +30,7 @@ FEATURES_VERSION = 3
 
 @dataclass(frozen=True)
 class MismatchFeatures:
-    """Per labelled mismatch: the three feature blocks, the label, and which item it belongs to."""
+    """Per labelled mismatch: the feature blocks, the label, and which item it belongs to."""
 
     verifier_hidden: torch.Tensor  # [N, dv]
     verifier_context: torch.Tensor  # [N, dv]: the verifier's state that predicted the slot
