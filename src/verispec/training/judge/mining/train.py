@@ -26,8 +26,9 @@ from verispec.training.judge.mining.features import MismatchFeatures
 from verispec.training.judge.mining.fit import CrossValidation, MinedFitConfig, cross_validate, fit_mined, recall_at
 
 _OPERATORS = set("+-*/%=<>!&|^~")
+# Each set costs a full grouped CV over every C: one set per question (does this block add to the head's?).
 ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "verifier_context", "logits"),
-             ("verifier_hidden", "draft_hidden", "logits"), ("verifier_hidden", "verifier_context", "draft_hidden", "logits"))
+             ("verifier_hidden", "draft_hidden", "logits"))
 
 
 @dataclass(frozen=True)
