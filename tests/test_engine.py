@@ -135,3 +135,38 @@ def test_records_stay_consistent_when_eos_or_the_budget_cuts_a_draft():
             # The budget clips the last draft (to budget - 1 tokens) so the round still fits it.
             cut_by_budget += budget == 7 and last.proposed < 6 and sum(len(r.tokens) for r in records) == 7
     assert cut_by_eos >= 1 and cut_by_budget >= 1  # both cuts really happened
+
+
+class _RecordingRule(ExactRule):
+    """The exact rule, asking for hidden states and keeping what each round showed it."""
+
+    needs_hidden = True
+
+    def __init__(self) -> None:
+        self.inputs = []
+
+    def keep(self, inp):
+        self.inputs.append(inp)
+        return super().keep(inp)
+
+
+def test_a_rule_sees_the_verifiers_state_after_each_drafted_token_and_the_one_that_predicted_it():
+    """``hidden[i]`` is the state after reading drafted token i, ``context_hidden[i]`` the one before it (the
+    judge's verifier_hidden and verifier_context blocks), equal to what fresh forwards over the text give."""
+    verifier, draft = tiny_model(4).float(), noisy_copy(tiny_model(4), 104, 0.05).float()
+    rule, prompt = _RecordingRule(), [5, 6, 7]
+    drafter = ModelDrafter(TransformersBackend(draft), GREEDY, schedule=DraftSchedule(gamma=4))
+    records = list(Engine(SpeculativeRounds(TransformersBackend(verifier), drafter, rule)).rounds(
+        prompt, max_new_tokens=12, params=GREEDY))
+    committed = [t for r in records for t in r.tokens]
+    fresh, inputs, done = TransformersBackend(verifier), iter(rule.inputs), 0
+    for record in records[1:]:  # after the prefill: rounds that drafted showed the rule one input each
+        if record.proposed:
+            inp = next(inputs)
+            fresh.reset()
+            states = fresh.forward([*prompt, *committed[:done], *inp.draft_tokens.tolist()], hidden=True).hidden
+            start = len(prompt) + done  # the first drafted token's position
+            torch.testing.assert_close(inp.hidden, states[start:start + inp.gamma], atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(inp.context_hidden, states[start - 1:start - 1 + inp.gamma], atol=1e-4, rtol=1e-4)
+        done += len(record.tokens)
+    assert len(rule.inputs) >= 2 and next(inputs, None) is None

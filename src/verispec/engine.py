@@ -270,5 +270,6 @@ class SpeculativeRounds(RoundStrategy):
                 params=params,
                 generator=generator,
                 hidden=out.hidden[1:] if out.hidden is not None else None,
+                context_hidden=out.hidden[:-1] if out.hidden is not None else None,
             )
         )

@@ -150,13 +150,28 @@ def test_a_head_on_logit_features_needs_no_hidden_states():
 
 
 def test_head_metadata_round_trips_its_feature_blocks(tmp_path):
-    from verispec.judge.features import LOGIT_FEATURES, LOGITS, VERIFIER_HIDDEN
+    from verispec.judge.features import LOGIT_FEATURES, LOGITS, VERIFIER_HIDDEN, check_blocks
 
     meta = HeadMetadata(VerifierIdentity("hand-made", WIDTH, 3, 1), threshold=0.3, features=(VERIFIER_HIDDEN, LOGITS))
     head = JudgeHead(torch.zeros(WIDTH + len(LOGIT_FEATURES)), torch.tensor(0.0), meta)
     loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
     assert loaded.meta.features == (VERIFIER_HIDDEN, LOGITS) and loaded.width == WIDTH + len(LOGIT_FEATURES)
     assert JudgeHead.load(HEAD.save(tmp_path / "old.safetensors")).meta.features == (VERIFIER_HIDDEN,)
+    with pytest.raises(ConfigError, match="feature blocks"):
+        check_blocks(("verifier_hidden", "draft_hidden"))  # decoding does not keep the draft's states
+
+
+def test_a_head_on_the_context_state_reads_the_state_that_predicted_each_slot():
+    from verispec.judge.features import VERIFIER_CONTEXT, VERIFIER_HIDDEN
+
+    meta = HeadMetadata(VerifierIdentity("hand-made", WIDTH, 3, 1), threshold=0.5, features=(VERIFIER_HIDDEN, VERIFIER_CONTEXT))
+    weight = torch.cat([torch.zeros(WIDTH), torch.tensor([1.0, 0.0, 0.0, 0.0])])  # score = σ(context[0])
+    rule = JudgeRule(head=JudgeHead(weight, torch.tensor(0.0), meta), threshold=0.5)
+    inp = replace(greedy_input([False, False, False], [0.9, 0.9, 0.9]), context_hidden=hidden_for([0.9, 0.9, 0.1]))
+    verdict = rule.decide(inp)
+    assert rule.needs_hidden and verdict.n_accepted == 2 and verdict.scores == pytest.approx((0.9, 0.9))
+    with pytest.raises(ConfigError, match="verifier_context"):
+        rule.decide(replace(inp, context_hidden=None))
 
 
 def test_the_lookahead_guard_trusts_a_mismatch_only_when_the_verifier_predicts_the_next_drafted_token():

@@ -1,11 +1,13 @@
 """What a judge head reads at each drafted token: named feature blocks, the same in training and decoding.
 
 - ``verifier_hidden``: the verifier's last hidden state after reading the drafted token (``[d]``);
+- ``verifier_context``: the verifier's last hidden state that predicted the drafted token's slot
+  (one row earlier in the same pass, ``[d]``): what the verifier expected before seeing the token;
 - ``logits``: numbers from the two models' distributions for the token's slot (:data:`LOGIT_FEATURES`):
   how likely the verifier finds the drafted token, how far it is from the verifier's own choice,
   both entropies, how plausible the verifier's choice is to the draft, and their KL divergence.
 
-Both come from the verification pass itself (the draft's logits are what it proposed from), so
+All come from the verification pass itself (the draft's logits are what it proposed from), so
 a head reading them costs nothing extra at decode time. Raw logits, before any sampling warp.
 """
 
@@ -18,9 +20,10 @@ from transformers import PreTrainedTokenizerBase
 
 from verispec.errors import ConfigError
 
-VERIFIER_HIDDEN, LOGITS = "verifier_hidden", "logits"
+VERIFIER_HIDDEN, VERIFIER_CONTEXT, LOGITS = "verifier_hidden", "verifier_context", "logits"
 _BOUND = 100.0  # |feature| cap: a log-probability of an impossible token is -100, not -inf
-BLOCKS = (VERIFIER_HIDDEN, LOGITS)
+BLOCKS = (VERIFIER_HIDDEN, VERIFIER_CONTEXT, LOGITS)
+HIDDEN_BLOCKS = frozenset({VERIFIER_HIDDEN, VERIFIER_CONTEXT})  # blocks that need the pass's hidden states
 LOGIT_FEATURES = (
     "verifier_logp",  # log q(x): the verifier's log-probability of the drafted token
     "verifier_gap",  # log q(argmax) - log q(x)
@@ -79,14 +82,19 @@ def _entropy(probs: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
 
 
 def round_features(blocks: tuple[str, ...], hidden: torch.Tensor | None, verifier_logits: torch.Tensor,
-                   draft_logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """The blocks side by side, ``[n, width]`` float32, for one round's ``n`` drafted tokens."""
+                   draft_logits: torch.Tensor, tokens: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    """The blocks side by side, ``[n, width]`` float32, for one round's ``n`` drafted tokens.
+
+    ``hidden`` holds the verifier's states after reading each drafted token, ``context`` the ones
+    that predicted each slot (both ``[n, d]``, from the same pass).
+    """
+    states = {VERIFIER_HIDDEN: hidden, VERIFIER_CONTEXT: context}
     parts = []
     for block in blocks:
-        if block == VERIFIER_HIDDEN:
-            if hidden is None:
-                raise ConfigError("this judge head reads the verifier's hidden states, and none were computed")
-            parts.append(hidden.float())
+        if block in states:
+            if states[block] is None:
+                raise ConfigError(f"this judge head reads {block}, the verifier's hidden states, and none were computed")
+            parts.append(states[block].float())
         else:
             parts.append(logit_features(verifier_logits, draft_logits, tokens).to(verifier_logits.device))
     return torch.cat(parts, dim=-1)

@@ -23,7 +23,7 @@ from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
 from verispec.judge.familiarity import TENSORS as FAMILIARITY_TENSORS
 from verispec.judge.familiarity import Familiarity
-from verispec.judge.features import VERIFIER_HIDDEN, check_blocks, round_features
+from verispec.judge.features import HIDDEN_BLOCKS, VERIFIER_HIDDEN, check_blocks, round_features
 
 HEAD_FORMAT = "verispec-judge-head"
 HEAD_SUFFIX = ".safetensors"
@@ -113,7 +113,7 @@ class JudgeHead:
 
     @property
     def reads_hidden(self) -> bool:
-        return VERIFIER_HIDDEN in self.meta.features
+        return bool(HIDDEN_BLOCKS.intersection(self.meta.features))
 
     def scores(self, features: torch.Tensor) -> torch.Tensor:
         """``σ(w·f + b)`` for each row of ``features`` ``[n, width]``: the judge's belief the token is fine."""
@@ -125,9 +125,10 @@ class JudgeHead:
         return torch.sigmoid(features.float() @ self.weight + self.bias)
 
     def round_scores(self, hidden: torch.Tensor | None, verifier_logits: torch.Tensor, draft_logits: torch.Tensor,
-                     tokens: torch.Tensor) -> torch.Tensor:
-        """The scores of one round's drafted ``tokens`` from what the verification pass computed."""
-        return self.scores(round_features(self.meta.features, hidden, verifier_logits, draft_logits, tokens))
+                     tokens: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """The scores of one round's drafted ``tokens`` from what the verification pass computed
+        (``context``: the verifier's states that predicted each slot, for heads that read them)."""
+        return self.scores(round_features(self.meta.features, hidden, verifier_logits, draft_logits, tokens, context))
 
     def to(self, device: torch.device | str) -> JudgeHead:
         familiarity = self.familiarity.to(device) if self.familiarity is not None else None

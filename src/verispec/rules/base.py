@@ -23,7 +23,8 @@ class VerifyInput:
     """Everything a rule may look at for one round.
 
     ``target_logits[i]`` is the verifier's prediction for the position of ``draft_tokens[i]``;
-    the last row (index γ) predicts the bonus token.
+    the last row (index γ) predicts the bonus token. ``hidden[i]`` is the verifier's last hidden
+    state after reading ``draft_tokens[i]``, ``context_hidden[i]`` the one that predicted it.
     """
 
     draft_tokens: torch.Tensor
@@ -32,6 +33,7 @@ class VerifyInput:
     params: SamplingParams
     generator: torch.Generator | None = None
     hidden: torch.Tensor | None = None
+    context_hidden: torch.Tensor | None = None
 
     @property
     def gamma(self) -> int:

@@ -75,7 +75,8 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule has no head: build it with Method.rule(RuleContext(verifier)) or JudgeRule(head=...)")
         if inp.hidden is None and self.needs_hidden:
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
-        scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens)
+        scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens,
+                                        inp.context_hidden)
         judged = scores >= self.threshold  # in float32, as θ was calibrated
         if self.strict is not None and self.strict_tokens is not None:
             judged = judged & ((scores >= self.strict) | ~self._careful(inp))

@@ -47,6 +47,8 @@ def test_the_saved_head_scores_as_the_fitted_model_and_meets_its_recall(tmp_path
     assert report.recall >= 0.8 and report.auc > 0.8 and report.auc_harm > 0.8
     assert [round(p["recall"], 3) >= p["target"] for p in report.curve] == [True] * len(report.curve) and set(report.ablations) >= {"logits", "verifier_hidden+logits"}
     assert set(report.by_token_class) == {"digit", "operator", "word"} and report.by_token_class["digit"]["labels"] == 80
+    changed = [p["items_changed"] for p in report.curve]  # rejecting more important tokens changes fewer answers
+    assert changed == sorted(changed, reverse=True) and 0 < changed[0] <= 1
     loaded = JudgeHead.load(head.save(tmp_path / "h.safetensors"))
     assert loaded.meta.features == ("verifier_hidden", "logits") and loaded.meta.threshold == report.threshold
     assert 0.97 <= float(loaded.familiar(features.verifier_hidden).float().mean()) <= 1.0  # its own states pass
@@ -55,6 +57,17 @@ def test_the_saved_head_scores_as_the_fitted_model_and_meets_its_recall(tmp_path
     expected = 1 / (1 + np.exp(-(x @ weight + bias)))
     got = loaded.scores(torch.cat([features.verifier_hidden, features.logits], dim=1)).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_items_changed_counts_items_with_a_kept_important_mismatch():
+    from verispec.training.judge.mining.fit import CrossValidation
+    from verispec.training.judge.mining.train import _items_changed
+
+    items = np.array(["a", "a", "b", "b", "c"])
+    cv = CrossValidation(0.1, 0.7, {}, scores=np.array([0.9, 0.2, 0.6, 0.95, 0.3]),
+                         fine=np.array([True, False, False, True, False]), tasks=np.array(["t"] * 5))
+    assert _items_changed(items, cv, 0.5) == pytest.approx(1 / 3)  # only b keeps its important token (0.6)
+    assert _items_changed(items, cv, 0.1) == 1.0 and _items_changed(items, cv, 0.7) == 0.0
 
 
 def test_token_classes():

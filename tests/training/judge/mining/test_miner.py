@@ -144,8 +144,8 @@ def test_judge_fit_trains_a_head_on_the_mined_file(pair, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "grouped-CV ROC-AUC" in printed and "look-ahead guard" in printed and report.is_file()
     loaded = JudgeHead.load(head)
-    assert loaded.meta.features == ("verifier_hidden", "logits") and loaded.meta.feature_dtype == "gguf:v.gguf"
-    assert loaded.width == pair.verifier.backend.hidden_size + 7
+    assert loaded.meta.features == ("verifier_hidden", "verifier_context", "logits") and loaded.meta.feature_dtype == "gguf:v.gguf"
+    assert loaded.width == 2 * pair.verifier.backend.hidden_size + 7
     assert main([*args[:2], str(tmp_path / "none.jsonl"), *args[3:]]) == 2  # nothing mined: one error line
     assert "holds no mined items" in capsys.readouterr().err
     assert main([*args, "--tasks", "mbpp"]) == 2 and "holds no mined items of mbpp" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from verispec.errors import ConfigError
 from verispec.models.handles import LLAMA_CPP, open_model
 from verispec.models.registry import DEFAULT_DRAFT, DEFAULT_VERIFIER
 from verispec.training.judge.mining.batched_greedy import BatchedGreedy
+from verispec.training.judge.mining.fit import HEAD_BLOCKS
 from verispec.training.judge.mining.miner import DEFAULT_TASKS, MineConfig, Miner, Models, mined_summary
 from verispec.training.judge.mining.records import read_mined
 
@@ -69,8 +70,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, nargs="?", default=DEFAULT_OUT, help=f"the mined file (default {DEFAULT_OUT})")
     parser.add_argument("--out", type=Path, required=True, help="where to write the head (.safetensors)")
     parser.add_argument("--report", type=Path, help="also write the CV report as JSON here")
-    parser.add_argument("--features", default="verifier_hidden,logits",
-                        help="feature blocks the head reads: verifier_hidden, logits (default %(default)s)")
+    parser.add_argument("--features", default=",".join(HEAD_BLOCKS),
+                        help="feature blocks the head reads: verifier_hidden, verifier_context, logits (default %(default)s)")
     parser.add_argument("--target-recall", type=float, default=0.9,
                         help="share of important mismatches θ must reject, out of fold (default %(default)s)")
     parser.add_argument("--tasks", help="train on these tasks' mismatches only, comma-separated (default: all; "

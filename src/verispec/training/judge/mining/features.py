@@ -1,10 +1,10 @@
 """What the judge can see at a mined mismatch, read on any backend and cached per item.
 
 At a mismatch the verification pass has the verifier's hidden state after reading the drafted
-token, the verifier's logits for that slot and the draft's logits that proposed the token (the
-blocks of :mod:`verispec.judge.features`). Two more states are read to measure what they would
-add: the draft's hidden state that proposed the token (decoding does not keep it) and the
-verifier's state that predicted the slot (the pass has it, one row earlier).
+token, the verifier's state that predicted the slot (one row earlier), the verifier's logits for
+that slot and the draft's logits that proposed the token (the blocks of
+:mod:`verispec.judge.features`). One more state is read to measure what it would add: the draft's
+hidden state that proposed the token (decoding does not keep it).
 
 Extraction walks each item's answer once per model with the backend's own cache: forward the
 answer up to a mismatch, read the drafted token, roll it back, go on. Any ``ModelBackend`` works.

@@ -17,6 +17,7 @@ from verispec.errors import ConfigError, JudgeDataError
 from verispec.training.judge.mining.features import MismatchFeatures
 
 BLOCKS = ("verifier_hidden", "verifier_context", "draft_hidden", "logits")
+HEAD_BLOCKS = ("verifier_hidden", "verifier_context", "logits")  # the default head: all one verification pass has
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 
 
@@ -24,7 +25,7 @@ DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 class MinedFitConfig:
     """Which feature blocks, which inverse penalties ``cs`` to try, how many item folds."""
 
-    blocks: tuple[str, ...] = ("verifier_hidden", "logits")
+    blocks: tuple[str, ...] = HEAD_BLOCKS
     cs: tuple[float, ...] = DEFAULT_CS
     folds: int = 5
     seed: int = 0

@@ -23,19 +23,20 @@ from verispec.judge.familiarity import Familiarity
 from verispec.judge.features import BLOCKS as DECODE_BLOCKS
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.training.judge.mining.features import MismatchFeatures
-from verispec.training.judge.mining.fit import CrossValidation, MinedFitConfig, cross_validate, fit_mined, recall_at
+from verispec.training.judge.mining.fit import (HEAD_BLOCKS, CrossValidation, MinedFitConfig, cross_validate, fit_mined,
+                                                recall_at)
 
 _OPERATORS = set("+-*/%=<>!&|^~")
 # Each set costs a full grouped CV over every C: one set per question (does this block add to the head's?).
 ABLATIONS = (("logits",), ("verifier_hidden",), ("verifier_hidden", "logits"), ("verifier_hidden", "verifier_context", "logits"),
-             ("verifier_hidden", "draft_hidden", "logits"))
+             ("verifier_hidden", "verifier_context", "draft_hidden", "logits"))
 
 
 @dataclass(frozen=True)
 class MinedTrainConfig:
     """The head's blocks, the recall of important tokens θ must reach out of fold, and the CV settings."""
 
-    blocks: tuple[str, ...] = ("verifier_hidden", "logits")
+    blocks: tuple[str, ...] = HEAD_BLOCKS
     target_recall: float = 0.9
     fit: MinedFitConfig = field(default_factory=MinedFitConfig)
     ablations: bool = True
@@ -45,7 +46,7 @@ class MinedTrainConfig:
     def __post_init__(self) -> None:
         if set(self.blocks) - set(DECODE_BLOCKS):
             raise ConfigError(f"a head reads what decoding computes: choose blocks from {', '.join(DECODE_BLOCKS)}, "
-                              f"not {self.blocks} (draft_hidden and verifier_context are measured in the ablations only)")
+                              f"not {self.blocks} (draft_hidden is measured in the ablations only: decoding does not keep it)")
         if not 0 < self.target_recall <= 1:
             raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
 
@@ -119,16 +120,20 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
             by_task[task] = float(roc_auc_score(cv.fine[mine], cv.scores[mine]))
     recall, kept = recall_at(cv.scores, cv.fine, threshold)
     # The trade-off at recall targets (scores of a strongly regularised head crowd near 0.5, so a
-    # grid of θ would say little): for each, its θ and the share of harmless mismatches kept.
+    # grid of θ would say little): for each, its θ, the share of harmless mismatches kept, and the
+    # share of items where the judge would keep at least one answer-changing token.
     curve = []
-    for target in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+    items = np.array(features.items)
+    for target in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
         theta = _threshold_for_recall(cv.scores, cv.fine, target)
-        curve.append(dict(zip(("target", "threshold", "recall", "harmless_kept"), (target, theta, *recall_at(cv.scores, cv.fine, theta)))))
+        curve.append({"target": target, "threshold": theta,
+                      **dict(zip(("recall", "harmless_kept"), recall_at(cv.scores, cv.fine, theta))),
+                      "items_changed": _items_changed(items, cv, theta)})
     ablations = {}
     if config.ablations:
         for blocks in ABLATIONS:
             fit = MinedFitConfig(blocks, config.fit.cs, config.fit.folds, config.fit.seed)
-            ablations["+".join(blocks)] = cross_validate(features, fit).auc
+            ablations["+".join(blocks)] = cv.auc if blocks == config.blocks else cross_validate(features, fit).auc
     look = features.lookahead.numpy()
     lookahead = {
         "share_agreeing": float(look.mean()),
@@ -144,6 +149,14 @@ def _report(features: MismatchFeatures, cv: CrossValidation, threshold: float, c
         by_token_class=_by_token_class(features, cv, threshold, token_text),
         careful_guard=_careful_guard(features, cv, threshold, token_text),
     )
+
+
+def _items_changed(items: np.ndarray, cv: CrossValidation, threshold: float) -> float:
+    """Out of fold: the share of items with a labelled important mismatch the judge keeps at ``threshold``.
+    Each such token changed the verifier's finished answer in its rollout, so this estimates how often
+    the judge would change an answer (positions that were not rolled out are not counted)."""
+    kept_important = (cv.scores >= threshold) & ~cv.fine
+    return float(np.mean([kept_important[items == item].any() for item in np.unique(items)]))
 
 
 def _harm_auc(features: MismatchFeatures, cv: CrossValidation) -> float | None:
@@ -214,6 +227,8 @@ def summary(report: MinedTrainReport) -> str:
         + ", ".join(f"{t} {a:.3f}" for t, a in report.auc_by_task.items()),
         f"θ {report.threshold:.4f}: rejects {report.recall:.1%} of important mismatches, keeps {report.harmless_kept:.1%} of harmless ones",
     ]
+    lines.append("θ curve (recall of important: θ, harmless kept, items with a kept important token): " + "; ".join(
+        f"{p['target']:.0%}: {p['threshold']:.4f}, {p['harmless_kept']:.1%}, {p['items_changed']:.1%}" for p in report.curve))
     if report.ablations:
         lines.append("ablations (ROC-AUC): " + ", ".join(f"{b} {a:.3f}" for b, a in report.ablations.items()))
     look = report.lookahead
