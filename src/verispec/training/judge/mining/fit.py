@@ -18,7 +18,7 @@ from verispec.training.judge.mining.features import MismatchFeatures
 
 BLOCKS = ("verifier_hidden", "verifier_context", "draft_hidden", "logits")
 HEAD_BLOCKS = ("verifier_hidden", "verifier_context", "logits")  # the default head: all one verification pass has
-DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
+DEFAULT_CS = (0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 @dataclass(frozen=True)
