@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from verispec.errors import ConfigError, JudgeDataError
+from verispec.judge.features import BLOCKS as DECODE_BLOCKS
 from verispec.training.judge.mining.features import MismatchFeatures
 
-BLOCKS = ("verifier_hidden", "verifier_context", "draft_hidden", "logits")
-HEAD_BLOCKS = ("verifier_hidden", "verifier_context", "logits")  # the default head: all one verification pass has
+HEAD_BLOCKS = DECODE_BLOCKS  # the default head reads all one verification pass has
+BLOCKS = (*DECODE_BLOCKS, "draft_hidden")  # the draft's state is measured, decoding does not keep it
 DEFAULT_CS = (0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 

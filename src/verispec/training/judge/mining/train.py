@@ -156,7 +156,7 @@ def _items_changed(items: np.ndarray, cv: CrossValidation, threshold: float) -> 
     Each such token changed the verifier's finished answer in its rollout, so this estimates how often
     the judge would change an answer (positions that were not rolled out are not counted)."""
     kept_important = (cv.scores >= threshold) & ~cv.fine
-    return float(np.mean([kept_important[items == item].any() for item in np.unique(items)]))
+    return len(np.unique(items[kept_important])) / len(np.unique(items))
 
 
 def _harm_auc(features: MismatchFeatures, cv: CrossValidation) -> float | None:
