@@ -28,6 +28,7 @@ from verispec.eval.report.categories import whole_tasks
 from verispec.eval.report.plots import (
     pyplot,
     accuracy_vs_speedup,
+    sweep_curve,
     beside_curve,
     histograms_by_method,
     label_offsets,
@@ -345,6 +346,24 @@ def test_one_option_swept_over_values_makes_a_curve(tmp_path):
     assert [value for value, _ in sweeps[("math", "judge", "threshold")]] == [0.05, 0.2, 0.5]
     paths = write_plots(rows, tmp_path / "plots", "verifier")
     assert "sweep_math_judge_threshold.png" in [p.name for p in paths]
+
+
+def test_a_sweep_marks_the_baseline_on_each_points_own_items(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    plt = pyplot()
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    verifier = [r for r in speed_records() if r.method == "verifier"]  # right on a and c, wrong on b
+    judge = [make_record("math", i, "judge:threshold=0.5", correct=True) for i in ("a", "b")]
+    judge += [make_record("math", "a", "judge:threshold=0.2", correct=False)]
+    rows = summarize(verifier + judge)
+    points = option_sweeps(rows)[("math", "judge", "threshold")]
+    sweep_curve(plt, "math", "judge", "threshold", points, rows, tmp_path, "verifier")
+    ax = figures[0].axes[0]
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert [list(line.get_ydata()) for line in crosses] == [[100.0, 50.0]]  # θ 0.2 ran on a only, 0.5 on a and b
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "verifier, all 3 items (95% CI band)" in labels and "verifier on the same items as each point" in labels
 
 
 def test_many_methods_get_a_legend_instead_of_crowded_labels(tmp_path, monkeypatch):

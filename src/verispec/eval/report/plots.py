@@ -103,12 +103,23 @@ def sweep_curve(
     for row in task_rows:
         if row.method == baseline and row.accuracy is not None:
             ax.axhspan(100 * row.accuracy.low, 100 * row.accuracy.high, alpha=0.12, color="grey")
-            ax.axhline(100 * row.accuracy.estimate, linestyle=":", color="grey", label=f"{baseline} (95% CI band)")
+            ax.axhline(100 * row.accuracy.estimate, linestyle=":", color="grey",
+                       label=f"{baseline}, all {row.scored} items (95% CI band)")
+    _paired_baseline(ax, [row for _, row in points], baseline)
     ax.set(xlabel="mean accepted length (tokens per verifier pass)", ylabel="accuracy, % (95% Wilson CI)",
            title=f"{task}: {name} along {key}")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return save_figure(plt, fig, out_dir / f"sweep_{_slug(task)}_{_slug(name)}_{_slug(key)}.png")
+
+
+def _paired_baseline(ax: Any, rows: Sequence[MethodRow], baseline: str) -> None:
+    """The baseline's accuracy on each curve point's own items, a grey cross at the point's length:
+    where points ran on fewer items than the baseline, the band alone would mislead."""
+    xy = [(row.mean_accepted_length or 1.0, 100 * row.comparison.baseline_correct / row.comparison.scored_pairs)
+          for row in rows if row.comparison is not None and row.comparison.scored_pairs]
+    if xy:
+        ax.plot(*zip(*xy), "x", color="dimgrey", zorder=3, label=f"{baseline} on the same items as each point")
 
 
 def beside_curve(row: MethodRow, swept: Method, key: str, baseline: str) -> bool:

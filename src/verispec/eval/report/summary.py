@@ -72,7 +72,8 @@ class Comparison:
     ``speedup`` is the ratio of summed tokens over summed seconds; ``median_speedup`` the median
     of per-item tokens/s ratios; both over pairs whose timings no other process disturbed.
     ``difference`` is the method's accuracy minus the baseline's on scored pairs (paired
-    bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs.
+    bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs, ``baseline_correct``
+    the baseline's correct answers among them (its accuracy on the same items).
     ``identical`` counts items whose tokens equal the baseline's on every turn.
     """
 
@@ -85,6 +86,7 @@ class Comparison:
     identical_correct: int
     identical_baseline_correct: int
     scored_pairs: int
+    baseline_correct: int
     difference: Interval | None
     mcnemar_p: float | None
     differing_items: tuple[str, ...]
@@ -279,6 +281,7 @@ def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome])
         identical_correct=sum(bool(m) for m, _ in identical_scored),
         identical_baseline_correct=sum(bool(b) for _, b in identical_scored),
         scored_pairs=len(scored),
+        baseline_correct=sum(bool(b) for _, b in scored),
         difference=paired_bootstrap_difference([bool(m) for m, _ in scored], [bool(b) for _, b in scored]),
         mcnemar_p=mcnemar_exact(sum(m and not b for m, b in scored), sum(b and not m for m, b in scored)) if scored else None,
         differing_items=tuple(sorted((o.item_id for o, b in pairs if o.token_ids != b.token_ids), key=natural_order)),
