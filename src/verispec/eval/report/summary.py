@@ -270,6 +270,7 @@ def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome])
     identical = [(o, b) for o, b in pairs if o.token_ids == b.token_ids]
     scored = [(o.correct, b.correct) for o, b in pairs if o.correct is not None and b.correct is not None]
     identical_scored = [(o.correct, b.correct) for o, b in identical if o.correct is not None and b.correct is not None]
+    method_right, baseline_right = [bool(m) for m, _ in scored], [bool(b) for _, b in scored]
     return Comparison(
         paired=len(pairs),
         timed=len(timed),
@@ -281,8 +282,8 @@ def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome])
         identical_correct=sum(bool(m) for m, _ in identical_scored),
         identical_baseline_correct=sum(bool(b) for _, b in identical_scored),
         scored_pairs=len(scored),
-        baseline_correct=sum(bool(b) for _, b in scored),
-        difference=paired_bootstrap_difference([bool(m) for m, _ in scored], [bool(b) for _, b in scored]),
+        baseline_correct=sum(baseline_right),
+        difference=paired_bootstrap_difference(method_right, baseline_right),
         mcnemar_p=mcnemar_exact(sum(m and not b for m, b in scored), sum(b and not m for m, b in scored)) if scored else None,
         differing_items=tuple(sorted((o.item_id for o, b in pairs if o.token_ids != b.token_ids), key=natural_order)),
     )
