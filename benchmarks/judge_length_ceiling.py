@@ -37,7 +37,7 @@ import argparse
 import json
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,9 @@ def main() -> None:
         print(name + ": " + "; ".join(f"{rule} {row['tokens_per_pass']:.2f} ({row['ratio_to_exact']:.2f}x, "
                                       f"{row['answers_changed']:.0%} changed)" for rule, row in rows.items()))
     if args.costs:
-        report["costs"] = add_speeds(report["schedules"], measured_costs(args.costs))
+        costs = measured_costs(args.costs)
+        add_speeds(report["schedules"], costs)
+        report["costs"] = asdict(costs)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
 
 
@@ -151,10 +153,10 @@ def replay(item: MinedItem, rates: KeepRates, schedule: DraftSchedule, rng: rand
         proposed = min(gamma, item.length - position)
         kept = 0
         while kept < proposed:
-            label = item.mismatches.get(position + kept, "agrees")
-            if label == "agrees":
+            if position + kept not in item.mismatches:  # the draft agrees with the verifier here
                 kept += 1
                 continue
+            label = item.mismatches[position + kept]
             important = rng.random() < important_rate if label is None else label
             if rng.random() >= (rates.important if important else rates.harmless):
                 break
@@ -185,38 +187,28 @@ def measured_costs(run_dir: Path) -> Costs:
     """The draft's cost per token and the verifier's cost per pass by its length, over the run's quietly
     timed samples (per method, summed; the pass cost is a least-squares line through the methods)."""
     _, records = load_run(run_dir)
-    drafting = [r for r in records if r.timed_quietly and r.stats.get("proposed")]
+    quiet = [r for r in records if r.timed_quietly and r.stats.get("rounds")]
     by_method: dict[str, list[SampleRecord]] = {}
-    for record in records:
-        if record.timed_quietly and record.stats.get("rounds"):
-            by_method.setdefault(record.method, []).append(record)
-    points = []  # (tokens per pass, seconds per pass), one per method; a round is one verifier pass
+    for record in quiet:
+        by_method.setdefault(record.method, []).append(record)
+    lengths, seconds = [], []  # per method: tokens per verifier pass (a round is one pass), seconds per pass
     for samples in by_method.values():
         passes = sum(r.stats["rounds"] for r in samples)
-        checked = sum((r.stats.get("proposed") or 0) + r.stats["rounds"] for r in samples)
-        points.append((checked / passes, sum(r.stats["verifier_seconds"] for r in samples) / passes))
-    slope, base = _line(points)
+        lengths.append(sum((r.stats.get("proposed") or 0) + r.stats["rounds"] for r in samples) / passes)
+        seconds.append(sum(r.stats["verifier_seconds"] for r in samples) / passes)
+    slope, base = statistics.linear_regression(lengths, seconds)
+    drafting = [r for r in quiet if r.stats.get("proposed")]
     draft = sum(r.stats["draft_seconds"] for r in drafting) / sum(r.stats["draft_forwards"] for r in drafting)
     return Costs(draft=draft, verify_base=base, verify_per_token=slope)
 
 
-def add_speeds(schedules: dict[str, dict[str, dict[str, float]]], costs: Costs) -> dict[str, float]:
-    """Each rule's tokens per second under ``costs``, and its ratio to ``exact`` on `sd`'s default schedule."""
+def add_speeds(schedules: dict[str, dict[str, dict[str, float]]], costs: Costs) -> None:
+    """Add each rule's tokens per second under ``costs``, and its ratio to ``exact`` on `sd`'s default schedule."""
     reference = 1.0 / costs.seconds_per_token(schedules[SD_DEFAULT]["exact"])
     for rows in schedules.values():
         for row in rows.values():
             row["tokens_per_second"] = 1.0 / costs.seconds_per_token(row)
             row["speed_to_sd_default"] = row["tokens_per_second"] / reference
-    return {"draft_seconds_per_token": costs.draft, "verify_seconds_base": costs.verify_base,
-            "verify_seconds_per_checked_token": costs.verify_per_token}
-
-
-def _line(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares slope and intercept."""
-    xs, ys = [x for x, _ in points], [y for _, y in points]
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x in xs)
-    return slope, mean_y - slope * mean_x
 
 
 def _important_rates(items: list[MinedItem]) -> dict[str, float]:

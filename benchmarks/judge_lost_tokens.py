@@ -36,8 +36,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     _, records = load_run(args.run_dir)
-    samples = [r for r in records if r.task == args.task and r.score is not None]
-    baseline_right = {r.item_id for r in samples if r.method == args.baseline and r.score["correct"]}
+    samples = [r for r in records if r.task == args.task and r.correct is not None]
+    baseline_right = {r.item_id for r in samples if r.method == args.baseline and r.correct}
     judges = sorted({r.method for r in samples if r.method_config["name"] == "judge"})
     report = {method: _method_report([r for r in samples if r.method == method], baseline_right) for method in judges}
     args.out.write_text(json.dumps(report, indent=1) + "\n")
@@ -49,7 +49,7 @@ def main() -> None:
 
 def _method_report(samples: list[SampleRecord], baseline_right: set[str]) -> dict[str, Any]:
     """The lost answers' relaxed tokens, and the class counts of relaxed tokens everywhere."""
-    lost = [r for r in samples if r.item_id in baseline_right and not r.score["correct"]]
+    lost = [r for r in samples if r.item_id in baseline_right and not r.correct]
     lost_tokens = [token for r in lost for token in _relaxed_tokens(r)]
     all_tokens = [token for r in samples for token in _relaxed_tokens(r)]
     return {
