@@ -43,14 +43,20 @@ DRAFTING_OPTIONS: dict[str, type] = {
     "drafter": str, "ngram": int, "cost_aware": bool, "bridge": str,
 }
 DRAFTERS = ("model", "lookup")  # the draft model, or prompt lookup (copying; no draft model runs)
+PROMPT_LOOKUP = "prompt lookup"  # RuleContext.drafter when no draft model proposes
 
 
 @dataclass(frozen=True)
 class RuleContext:
-    """The running models, for rules that need more than one round's tensors (the judge's head)."""
+    """The running models, for rules that need more than one round's tensors (the judge's head).
+
+    ``drafter`` names what proposes the drafted tokens: the draft model's name, or
+    :data:`PROMPT_LOOKUP` (None: not known).
+    """
 
     verifier: ModelBackend
     tokenizer: PreTrainedTokenizerBase | None = None
+    drafter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,10 +298,14 @@ register_method(
 
 
 def _judge_for_verifier(rule: VerificationRule, context: RuleContext, options: Mapping[str, Any]) -> VerificationRule:
-    """Load the head (the shipped one for the verifier unless ``head=PATH``) and check it fits the verifier."""
+    """Load the head (the shipped one for the verifier unless ``head=PATH``) and check it fits the verifier
+    and, for a head that reads the draft's distribution, the drafter."""
     assert isinstance(rule, JudgeRule)
     strict_tokens = careful_tokens(context.tokenizer) if rule.strict is not None and context.tokenizer is not None else None
-    return rule.with_head(load_head_for(context.verifier, options.get("head")), strict_tokens)
+    head = load_head_for(context.verifier, options.get("head"))
+    if context.drafter is not None:
+        head.check_drafter(context.drafter, options.get("head") or "shipped for the verifier")
+    return rule.with_head(head, strict_tokens)
 
 
 register_method(

@@ -22,7 +22,7 @@ from verispec.drafting import CrossTokenizerDrafter, Drafter, ModelDrafter, Prom
 from verispec.drafting.byte_vocabulary import ByteVocabulary
 from verispec.engine import Engine, RoundRecord, RoundStrategy, SoloRounds, SpeculativeRounds
 from verispec.errors import ConfigError, PromptError
-from verispec.methods import FusionContext, Method, RuleContext
+from verispec.methods import PROMPT_LOOKUP, FusionContext, Method, RuleContext
 from verispec.models.handles import AUTO, LLAMA_CPP, ModelHandle, check_backend, choose_backend, open_model
 from verispec.provenance import Provenance
 from verispec.models.int8 import INT8
@@ -212,7 +212,8 @@ class Pipeline:
             handle = self.writer(method)
             return SoloRounds(handle.backend, seat=1 if spec.uses_verifier else 0), handle
         drafter = self._drafter(method, params)
-        rule = method.rule(RuleContext(verifier=self.verifier.backend, tokenizer=self.verifier.tokenizer))
+        proposer = self.draft.name if method.uses_draft_model else PROMPT_LOOKUP
+        rule = method.rule(RuleContext(verifier=self.verifier.backend, tokenizer=self.verifier.tokenizer, drafter=proposer))
         assert rule is not None
         return SpeculativeRounds(self.verifier.backend, drafter, rule), self.verifier
 

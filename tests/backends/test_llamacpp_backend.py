@@ -317,9 +317,12 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 @pytest.mark.integration
 @pytest.mark.proof  # loads the verifier twice (2 minutes): `make proofs`
-def test_the_shipped_judge_head_scores_llama_cpp_hidden_states_as_it_scores_torchs(backend, chat_prompts):
-    """The head was trained on torch bf16 hidden states; on llama.cpp's (same GGUF weights, other
-    kernels) its scores and its decisions at θ must agree, or the judge would need recalibrating."""
+def test_a_judge_head_scores_llama_cpp_hidden_states_as_it_scores_torchs(backend, chat_prompts):
+    """The synthetic head (shipped first) was trained on torch bf16 hidden states alone; on llama.cpp's
+    (same GGUF weights, other kernels) its scores and its decisions at θ must agree, or a head would
+    need recalibrating for the other backend."""
+    from pathlib import Path
+
     from verispec.judge.head import load_head_for
     from verispec.models.loading import load_model
 
@@ -327,7 +330,7 @@ def test_the_shipped_judge_head_scores_llama_cpp_hidden_states_as_it_scores_torc
     from verispec.backends import TransformersBackend
 
     torch_backend = TransformersBackend(loaded.model, name=DEFAULT_VERIFIER)
-    head = load_head_for(backend)
+    head = load_head_for(backend, Path(__file__).parents[2] / "benchmarks/results/judge/synthetic-head.safetensors")
     gaps, agree, total = [], 0, 0
     for prompt in chat_prompts:
         ids = prompt + greedy(backend, prompt, 48)

@@ -7,6 +7,7 @@ from safetensors.torch import save_file
 from tiny_models import tiny_model
 from verispec.backends import TransformersBackend
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+from verispec.judge.features import LOGIT_FEATURES
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity, load_head_for, shipped_head_path, shipped_heads
 
 
@@ -70,5 +71,8 @@ def test_missing_heads_and_other_files_are_refused(backend, tmp_path):
 def test_shipped_heads_are_named_after_their_verifier():
     for name in shipped_heads():
         head = JudgeHead.load(shipped_head_path(name))
-        assert head.meta.verifier.name == name and head.width == head.meta.verifier.hidden_size
+        assert head.meta.verifier.name == name
+        blocks = {"verifier_hidden": head.meta.verifier.hidden_size, "verifier_context": head.meta.verifier.hidden_size,
+                  "logits": len(LOGIT_FEATURES)}
+        assert head.width == sum(blocks[b] for b in head.meta.features)  # its weights read the blocks it names
     assert shipped_head_path("owner/model") is None  # hub ids never map into the package

@@ -1,11 +1,14 @@
 """The `judge` method end to end on tiny fp32 models: θ > 1 is `sd`, θ = 0 keeps every draft, long drafts."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 from verispec import Pipeline, Provenance
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
+from verispec.judge.features import LOGIT_FEATURES
 from verispec.judge.head import HeadMetadata, JudgeHead, VerifierIdentity
 from verispec.methods import Method
 
@@ -107,3 +110,16 @@ def test_the_strict_guard_runs_in_a_pipeline(pipe, head_path):
     careful = careful_tokens(pipe.verifier.tokenizer)
     relaxed = [(t, s) for t, p, s in zip(result.token_ids, result.provenance, result.rule_scores) if p is Provenance.RELAXED]
     assert relaxed and all(s >= 0.99 for t, s in relaxed if careful[t])
+
+
+def test_a_head_reading_the_drafts_distribution_refuses_another_drafter(pipe, tmp_path):
+    identity = VerifierIdentity.of(pipe.verifier.backend)
+    width = identity.hidden_size + len(LOGIT_FEATURES)
+    meta = HeadMetadata(identity, threshold=0.5, features=("verifier_hidden", "logits"),
+                        training={"data": {"draft": "another-draft"}})
+    path = JudgeHead(torch.zeros(width), torch.tensor(0.0), meta).save(tmp_path / "logits.safetensors")
+    for method in (f"judge:gamma=4,head={path}", f"judge:drafter=lookup,head={path}"):
+        with pytest.raises(JudgeHeadMismatchError, match="trained with the draft another-draft, not .*judge mine"):
+            run(pipe, method)
+    trained_with_this = JudgeHead(torch.zeros(width), torch.tensor(0.0), replace(meta, training={"data": {"draft": pipe.draft.name}}))
+    assert run(pipe, f"judge:gamma=4,head={trained_with_this.save(tmp_path / 'mine.safetensors')}").token_ids

@@ -26,7 +26,7 @@ _TABLE_STEP = 0.1  # rows of the printed θ table; the JSON holds the whole curv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``judge`` command and its ``build-data``, ``mine``, ``fit``, ``train`` and ``evaluate`` subcommands."""
+    """Add the ``judge`` command and its ``build-data``, ``mine``, ``fit``, ``retarget``, ``train`` and ``evaluate`` subcommands."""
     judge = subparsers.add_parser("judge", help="Judge Decoding: build labelled data, train and evaluate judge heads")
     commands = judge.add_subparsers(dest="judge_command", required=True, metavar="COMMAND")
     _register_data_command(commands, "build-data", "build a labelled data set (JSONL) for judge training", "build")
@@ -58,6 +58,9 @@ def _register_mine(commands: argparse._SubParsersAction) -> None:
     fit = commands.add_parser("fit", help="train a judge head on mined mismatches: grouped CV, θ for a recall, ablations")
     command.add_fit_arguments(fit)
     fit.set_defaults(func=command.run_fit)
+    retarget = commands.add_parser("retarget", help="move a fitted head's θ to another recall of its out-of-fold curve")
+    command.add_retarget_arguments(retarget)
+    retarget.set_defaults(func=command.run_retarget)
 
 
 def _builder_missing(args: argparse.Namespace) -> int:

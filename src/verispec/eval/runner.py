@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from verispec import runinfo
 from verispec.errors import ConfigError, VerispecError
+from verispec.eval.judge_heads import HEAD_DIGEST, judge_head_digests
 from verispec.eval.records import (
     MANIFEST_FILE,
     RESULTS_FILE,
@@ -128,11 +129,13 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
     )
     done = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
     pending = _pending(plan, config, done)
+    running = {key[2] for _, _, key in pending}  # a finished method cannot mix heads: only these are checked
+    heads = judge_head_digests([m for m in plan.methods if m.label() in running], config.verifier, done.values(), config.out)
     # A call with nothing to do leaves run.json alone, so rerunning a finished script logs nothing.
     if pending or not (config.out / MANIFEST_FILE).exists():
         config.out.mkdir(parents=True, exist_ok=True)
         manifest.save(config.out / MANIFEST_FILE)
-    return _Runner(config, plan, pipeline, done, pending).run()
+    return _Runner(config, plan, pipeline, done, pending, heads).run()
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -209,13 +212,14 @@ class _Runner:
 
     def __init__(
         self, config: RunConfig, plan: RunPlan, pipeline: Pipeline, done: dict[RecordKey, SampleRecord],
-        pending: list[tuple[Task, TaskItem, RecordKey]],
+        pending: list[tuple[Task, TaskItem, RecordKey]], heads: dict[str, str],
     ) -> None:
         self.config = config
         self.plan = plan
         self.pipeline = pipeline
         self.done = done
         self.pending = pending
+        self.heads = heads  # judge method label -> sha256 of its head file
 
     def run(self) -> RunOutcome:
         planned = len(self.plan.samples(self.config.turns)) * len(self.plan.methods)
@@ -284,7 +288,7 @@ class _Runner:
             timing["replaces"] = _replaced_timing(replacing, result.token_ids)
         return SampleRecord(
             task=task.name, item_id=item.item_id, turn=turn, method=method.label(),
-            method_config={"name": method.name, "options": dict(method.options), "lossless": method.spec.lossless},
+            method_config=self._method_config(method),
             generation=generation, prompt=[dict(m) for m in messages], output=result.text,
             token_ids=list(result.token_ids), pieces=list(result.pieces),
             provenance=[p.value for p in result.provenance], finish_reason=result.finish_reason,
@@ -293,6 +297,12 @@ class _Runner:
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
             authors=result.authors, rule_scores=result.rule_scores,
         )
+
+    def _method_config(self, method: Method) -> dict[str, Any]:
+        config = {"name": method.name, "options": dict(method.options), "lossless": method.spec.lossless}
+        if method.label() in self.heads:
+            config[HEAD_DIGEST] = self.heads[method.label()]
+        return config
 
 
 def needs_run(record: SampleRecord | None, retime: bool) -> bool:

@@ -23,7 +23,7 @@ from verispec.backends.base import ModelBackend
 from verispec.errors import ConfigError, JudgeHeadMismatchError, JudgeHeadNotFoundError
 from verispec.judge.familiarity import TENSORS as FAMILIARITY_TENSORS
 from verispec.judge.familiarity import Familiarity
-from verispec.judge.features import HIDDEN_BLOCKS, VERIFIER_HIDDEN, check_blocks, round_features
+from verispec.judge.features import HIDDEN_BLOCKS, LOGITS, VERIFIER_HIDDEN, check_blocks, round_features
 
 HEAD_FORMAT = "verispec-judge-head"
 HEAD_SUFFIX = ".safetensors"
@@ -150,6 +150,18 @@ class JudgeHead:
                 f"`verispec judge train DATA.jsonl --verifier {identity.name} --out HEAD{HEAD_SUFFIX}` "
                 f"and pass it as `judge:head=HEAD{HEAD_SUFFIX}`"
             )
+
+    def check_drafter(self, drafter: str, source: str) -> None:
+        """Refuse a drafter other than the one a head reading logit features was trained with: those
+        features describe that draft's distribution (prompt lookup has none)."""
+        trained = self.meta.training.get("data", {}).get("draft")
+        if LOGITS not in self.meta.features or trained is None or drafter == trained:
+            return
+        raise JudgeHeadMismatchError(
+            f"the judge head {source} reads the draft's distribution and was trained with the draft {trained}, "
+            f"not {drafter}. Draft with {trained}, or mine and fit a head for this pair (`verispec judge mine "
+            f"--draft DRAFT` then `verispec judge fit`; `--features verifier_hidden,verifier_context` reads no draft)"
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the head file (parent directories are created)."""

@@ -126,3 +126,26 @@ def run_fit(args: argparse.Namespace) -> int:
     print(summary(report))
     print(f"head: {args.out}")
     return 0
+
+
+# --- verispec judge retarget -------------------------------------------------------------------
+
+
+def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `verispec judge retarget`."""
+    parser.add_argument("head", type=Path, help="a head from `verispec judge fit` (.safetensors)")
+    parser.add_argument("--target-recall", type=float, required=True,
+                        help="a recall of important mismatches on the head's out-of-fold curve (0.5, 0.6, ..., 0.95, 0.99)")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the head with its new θ")
+
+
+def run_retarget(args: argparse.Namespace) -> int:
+    """Write the head with θ moved to another recall of its out-of-fold curve."""
+    from verispec.judge.head import JudgeHead
+    from verispec.training.judge.mining.retarget import retarget
+
+    head = retarget(JudgeHead.load(args.head), args.target_recall)
+    head.save(args.out)
+    print(f"θ {head.meta.threshold:.4f} (recall {head.meta.target_recall:g} of important mismatches, out of fold; "
+          f"was {head.meta.training['retargeted']['from_threshold']:.4f}): {args.out}")
+    return 0
