@@ -43,6 +43,7 @@ from typing import Any
 
 from verispec.eval.records import SampleRecord, load_run
 from verispec.schedule import DEFAULT_GAMMA, DraftSchedule
+from verispec.training.judge.mining.records import read_mined
 
 SD_DEFAULT = f"gamma={DEFAULT_GAMMA}"  # `sd`'s own schedule, the speed reference
 SCHEDULES = {
@@ -113,19 +114,13 @@ def main() -> None:
 
 def load_items(path: Path) -> list[MinedItem]:
     """The mined items with their mismatch labels (None where a mismatch was not rolled out)."""
-    answers: dict[tuple[str, str], dict[str, Any]] = {}
-    labels: dict[tuple[str, str], dict[int, bool]] = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        key = (record["task"], record["item_id"])
-        if record["kind"] == "item":
-            answers[key] = record
-        else:
-            labels.setdefault(key, {})[record["position"]] = record["important"]
-    return [
-        MinedItem(task, len(answer["answer_ids"]), {p: labels.get((task, item_id), {}).get(p) for p in answer["positions"]})
-        for (task, item_id), answer in answers.items()
-    ]
+    data = read_mined(path)
+    items = []
+    for key, answer in data.items.items():
+        labels = data.mismatches.get(key, {})
+        mismatches = {p: labels[p].important if p in labels else None for p in answer.positions}
+        items.append(MinedItem(answer.task, len(answer.answer_ids), mismatches))
+    return items
 
 
 def replay_all(items: list[MinedItem], rates: KeepRates, schedule: DraftSchedule, repeats: int) -> dict[str, float]:

@@ -25,6 +25,7 @@ from verispec.errors import ConfigError, PromptError
 from verispec.methods import PROMPT_LOOKUP, FusionContext, Method, RuleContext
 from verispec.models.handles import AUTO, LLAMA_CPP, ModelHandle, check_backend, choose_backend, open_model
 from verispec.provenance import Provenance
+from verispec.rules import VerificationRule
 from verispec.models.int8 import INT8
 from verispec.sampling import SamplingParams
 from verispec.schedule import CostAwareSchedule, DraftSchedule
@@ -133,6 +134,7 @@ class Pipeline:
             raise ConfigError(f"backend given for {', '.join(sorted(unknown))}, but the roles are {', '.join(self._sources)}")
         self._handles: dict[str, ModelHandle] = {}
         self._fusions: dict[str, FusionRounds] = {}
+        self._rules: dict[str, VerificationRule] = {}
         self._vocab_same: bool | None = None
         self._byte_vocabularies: dict[str, ByteVocabulary] = {}
         self._drafting_gate: Callable[[], bool] | None = None  # a batch's say on whether drafting pays now
@@ -212,10 +214,17 @@ class Pipeline:
             handle = self.writer(method)
             return SoloRounds(handle.backend, seat=1 if spec.uses_verifier else 0), handle
         drafter = self._drafter(method, params)
-        proposer = self.draft.name if method.uses_draft_model else PROMPT_LOOKUP
-        rule = method.rule(RuleContext(verifier=self.verifier.backend, tokenizer=self.verifier.tokenizer, drafter=proposer))
-        assert rule is not None
-        return SpeculativeRounds(self.verifier.backend, drafter, rule), self.verifier
+        return SpeculativeRounds(self.verifier.backend, drafter, self._rule(method)), self.verifier
+
+    def _rule(self, method: Method) -> VerificationRule:
+        """The method's verification rule, built once per method label (a judge head is read and checked once)."""
+        label = method.label()
+        if label not in self._rules:
+            proposer = self.draft.name if method.uses_draft_model else PROMPT_LOOKUP
+            rule = method.rule(RuleContext(verifier=self.verifier.backend, tokenizer=self.verifier.tokenizer, drafter=proposer))
+            assert rule is not None, "only speculative methods have a verification rule"
+            self._rules[label] = rule
+        return self._rules[label]
 
     def _fusion(self, method: Method) -> FusionRounds:
         """The method's round strategy, built once per method label (trained files are read and checked once)."""
@@ -332,6 +341,7 @@ class Pipeline:
             # Each view its own tokenizer: a fast tokenizer used by two threads at once can fail ("Already borrowed").
             view._handles[role] = replace(handle, _backend=backends[role], tokenizer=copy.deepcopy(handle.tokenizer))
         view._fusions = {}
+        view._rules = {}
         view._drafting_gate = drafting_gate
         return view
 

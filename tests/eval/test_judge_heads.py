@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import verispec.eval.judge_heads as judge_heads
+import verispec.judge.head as head_module
 import verispec.eval.tasks as task_registry
 from tiny_models import byte_tokenizer, noisy_copy, tiny_model
 from verispec.eval.records import RunSettingsMismatchError
@@ -72,7 +73,7 @@ def test_samples_record_their_head_and_a_rewritten_head_is_refused(tmp_path, pip
 
 def test_records_without_a_digest_resume_only_where_the_method_names_its_head(tmp_path, pipeline, monkeypatch):
     head = write_head(pipeline, tmp_path / "head.safetensors", seed=0)
-    monkeypatch.setattr(judge_heads, "shipped_head_path", lambda verifier: head)  # as if it shipped for the tiny verifier
+    monkeypatch.setattr(head_module, "shipped_head_path", lambda verifier: head)  # as if it shipped for the tiny verifier
     named, bare = f"judge:gamma=4,head={head}", "judge:gamma=4"
     run_eval(config(tmp_path, named), pipeline)
     old = []  # as an older verispec wrote them: no digests, and the same samples under the bare label too

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from verispec.eval.records import RunSettingsMismatchError, SampleRecord
-from verispec.judge.head import shipped_head_path
+from verispec.judge.head import head_path_for
 from verispec.methods import Method
 
 HEAD_DIGEST = "head_sha256"  # the key in a judge sample's ``method_config``
@@ -25,8 +25,7 @@ def head_file(method: Method, verifier: str) -> Path | None:
     """The head file a judge method reads for this verifier (None: not a judge method, or no file to read)."""
     if method.name != "judge":
         return None
-    named = method.options.get("head")
-    path = Path(named) if named else shipped_head_path(verifier)
+    path = head_path_for(verifier, method.options.get("head"))
     return path if path is not None and path.is_file() else None  # a missing file fails later, saying what to do
 
 

@@ -207,10 +207,15 @@ def shipped_heads() -> list[str]:
     return sorted(p.name[: -len(HEAD_SUFFIX)] for p in folder.iterdir() if p.name.endswith(HEAD_SUFFIX))
 
 
+def head_path_for(verifier_name: str, path: str | Path | None = None) -> Path | None:
+    """The head file a judge reads: ``path`` when given, else the one shipped for the verifier (None: none ships)."""
+    return Path(path) if path is not None else shipped_head_path(verifier_name)
+
+
 def load_head_for(verifier: ModelBackend, path: str | Path | None = None) -> JudgeHead:
     """The head at ``path`` (default: the shipped head for the verifier), checked and on its device."""
     identity = VerifierIdentity.of(verifier)
-    resolved = Path(path) if path is not None else shipped_head_path(identity.name)
+    resolved = head_path_for(identity.name, path)
     if resolved is None:
         shipped = ", ".join(shipped_heads()) or "none yet"
         raise JudgeHeadNotFoundError(
