@@ -6,7 +6,7 @@ import torch
 from tiny_models import noisy_copy, tiny_model
 from verispec.backends import TransformersBackend
 from verispec.drafting import ModelDrafter
-from verispec.engine import DRAFT_SEAT, Engine, SoloRounds, SpeculativeRounds
+from verispec.engine import DRAFT_SEAT, Engine, RoundRecord, SoloRounds, SpeculativeRounds
 from verispec.provenance import Provenance
 from verispec.rules import ExactRule
 from verispec.sampling import SamplingParams
@@ -135,6 +135,15 @@ def test_records_stay_consistent_when_eos_or_the_budget_cuts_a_draft():
             # The budget clips the last draft (to budget - 1 tokens) so the round still fits it.
             cut_by_budget += budget == 7 and last.proposed < 6 and sum(len(r.tokens) for r in records) == 7
     assert cut_by_eos >= 1 and cut_by_budget >= 1  # both cuts really happened
+
+
+def test_a_cut_round_forgets_the_rejection_its_cut_replaced_token_recorded():
+    record = RoundRecord(tokens=(4, 5, 6), provenance=(Provenance.RELAXED, Provenance.EXACT, Provenance.REPLACED),
+                         authors=(0, 0, 1), proposed=4, forwards=(4, 1), model_seconds=(0.1, 0.2), seconds=0.3,
+                         scores=(0.9, 0.2, 0.1), stop_check="score")
+    assert record.truncated(3).stop_check == "score" and record.truncated(3).scores == (0.9, 0.2, 0.1)
+    cut = record.truncated(2)
+    assert cut.stop_check is None and cut.scores == (0.9, 0.2)
 
 
 class _RecordingRule(ExactRule):

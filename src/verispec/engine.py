@@ -36,7 +36,9 @@ class RoundOutcome:
     ``authors[i]`` is the seat of the model that wrote ``tokens[i]``; ``proposed`` counts drafted
     tokens; ``ended`` says the round ended the text without an end token (an assistant chose to
     stop). ``exact_only[i]`` (rules with a relaxed test) marks kept drafted tokens that only the
-    exact test kept; ``scores[i]`` is a scoring rule's score of token ``i`` (None: not scored).
+    exact test kept; ``scores[i]`` is a scoring rule's score of token ``i`` (None: not scored), at
+    a replaced token the score of the drafted token it replaced; ``stop_check`` names the check
+    of the rule's relaxed test that rejected that drafted token (:meth:`Keep.failed_check`).
     """
 
     tokens: tuple[int, ...]
@@ -46,6 +48,7 @@ class RoundOutcome:
     ended: bool = False
     exact_only: tuple[bool, ...] | None = None
     scores: tuple[float | None, ...] | None = None
+    stop_check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class RoundRecord:
     ended: bool = False
     exact_only: tuple[bool, ...] | None = None
     scores: tuple[float | None, ...] | None = None
+    stop_check: str | None = None  # as in RoundOutcome: what rejected the drafted token the last token replaced
 
     def __post_init__(self) -> None:
         if not len(self.tokens) == len(self.provenance) == len(self.authors):
@@ -99,9 +103,10 @@ class RoundRecord:
         """This round with only its first ``keep`` tokens committed (EOS, budget or stop string)."""
         exact_only = self.exact_only[:keep] if self.exact_only is not None else None
         scores = self.scores[:keep] if self.scores is not None else None
+        stop_check = self.stop_check if keep == len(self.tokens) else None  # the replaced token was cut
         return replace(
             self, tokens=self.tokens[:keep], provenance=self.provenance[:keep], authors=self.authors[:keep],
-            exact_only=exact_only, scores=scores,
+            exact_only=exact_only, scores=scores, stop_check=stop_check,
         )
 
 
@@ -175,7 +180,8 @@ class Engine:
             return RoundRecord(tokens=(), provenance=(), authors=(), proposed=0, is_prefill=True, **cost)
         return RoundRecord(
             tokens=outcome.tokens, provenance=outcome.provenance, authors=outcome.authors, proposed=outcome.proposed,
-            ended=outcome.ended, exact_only=outcome.exact_only, scores=outcome.scores, **cost,
+            ended=outcome.ended, exact_only=outcome.exact_only, scores=outcome.scores, stop_check=outcome.stop_check,
+            **cost,
         )
 
 
@@ -250,8 +256,10 @@ class SpeculativeRounds(RoundStrategy):
         tokens = (*draft.tokens[: verdict.n_accepted].tolist(), verdict.next_token)
         authors = tuple(DRAFT_SEAT if p.accepted_draft else VERIFIER_SEAT for p in verdict.provenance)
         exact_only = None if verdict.exact_only is None else (*verdict.exact_only, False)
-        scores = None if verdict.scores is None else (*verdict.scores, None)  # the verifier's own token is not scored
-        return RoundOutcome(tokens, verdict.provenance, authors, draft.length, exact_only=exact_only, scores=scores)
+        # the verifier's own token carries the score of the drafted token it replaced (a bonus: none)
+        scores = None if verdict.scores is None else (*verdict.scores, verdict.stop_score)
+        return RoundOutcome(tokens, verdict.provenance, authors, draft.length, exact_only=exact_only, scores=scores,
+                            stop_check=verdict.stop_check)
 
     def _verify(
         self, last_token: int, draft: Draft, params: SamplingParams, generator: torch.Generator | None

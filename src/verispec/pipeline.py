@@ -48,7 +48,9 @@ class GenerationResult:
     ``pieces[i]`` is the text token ``i`` adds (joined, they are ``text``). ``authors``
     (collaborative methods only) names the model role that wrote each token: ``"draft"``,
     ``"assistant1"`` (the verifier), ``"assistant2"``, ...; ``rule_scores`` (scoring rules: the
-    judge) the rule's score of each kept drafted token, None for the others.
+    judge) the rule's score of each kept drafted token and, at a replaced token, of the drafted
+    token it replaced, None for the others; ``rule_stops`` names, at each replaced token, the check
+    that rejected the drafted token (the judge: ``score`` below θ, a guard, or its ``gate``).
     """
 
     text: str
@@ -61,6 +63,7 @@ class GenerationResult:
     authors: list[str] | None = None
     pieces: list[str] = field(default_factory=list, repr=False)
     rule_scores: list[float | None] | None = None
+    rule_stops: list[str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -73,6 +76,7 @@ class GenerationResult:
         }
         if self.rule_scores is not None:
             data["rule_scores"] = self.rule_scores
+            data["rule_stops"] = self.rule_stops
         return data if self.authors is None else {**data, "authors": self.authors}
 
 
@@ -441,7 +445,7 @@ def stream_rounds(
         finish_reason="stop" if stopped else "eos" if records and records[-1].ended else "length",
         method=label, prompt_token_ids=prompt_ids,
         authors=None if roles is None else [roles[a] for a in authors[:kept]], pieces=list(tracker.pieces),
-        rule_scores=_rule_scores(records, kept),
+        rule_scores=_rule_scores(records, kept), rule_stops=_rule_stops(records, kept),
     )
     last = _chunk(tail.pieces, tail.tokens, provenance[sent:kept], authors[sent:kept], roles)
     yield StreamChunk(last.text, last.token_ids, last.provenance, result=result, authors=last.authors, pieces=last.pieces)
@@ -452,6 +456,13 @@ def _rule_scores(records: Sequence[RoundRecord], kept: int) -> list[float | None
     if all(r.scores is None for r in records):
         return None
     return [s for r in records for s in (r.scores or (None,) * len(r.tokens))][:kept]
+
+
+def _rule_stops(records: Sequence[RoundRecord], kept: int) -> list[str | None] | None:
+    """Per committed token, the check that rejected the drafted token it replaced; None when the rule never scored."""
+    if all(r.scores is None for r in records):
+        return None
+    return [r.stop_check if i == len(r.tokens) - 1 else None for r in records for i in range(len(r.tokens))][:kept]
 
 
 def _device(strategy: RoundStrategy) -> torch.device:

@@ -21,7 +21,9 @@ class GenerationStats:
     ``accepted_histogram[n]`` counts drafting rounds that kept exactly ``n`` drafted tokens.
     ``exact_only`` counts kept drafted tokens that a relaxed rule's own test (judge, lenient, typical)
     would have rejected; None for rules without such a test. ``relaxed_histogram[n]`` counts drafting
-    rounds where the relaxed test alone (the judge) kept exactly ``n`` tokens. ``model_forwards[s]`` and
+    rounds where the relaxed test alone (the judge) kept exactly ``n`` tokens. ``stopped_by[c]`` counts
+    the rounds whose rejected drafted token failed check ``c`` first (the judge: ``score``, a guard,
+    ``gate``); empty for rules without named checks. ``model_forwards[s]`` and
     ``model_seconds[s]`` are per engine seat (0 the draft, 1 the verifier, 2+ extra assistants).
     Times are wall-clock seconds; ``total_seconds`` covers prefill to last token.
     """
@@ -45,6 +47,7 @@ class GenerationStats:
     provenance_counts: dict[str, int] = field(default_factory=dict)
     exact_only: int | None = None
     relaxed_histogram: list[int] = field(default_factory=list)
+    stopped_by: dict[str, int] = field(default_factory=dict)
     model_forwards: list[int] = field(default_factory=list)
     model_seconds: list[float] = field(default_factory=list)
 
@@ -81,6 +84,7 @@ def summarize(records: Sequence[RoundRecord], *, prompt_tokens: int, total_secon
         provenance_counts=dict(Counter(p.value for r in decode for p in r.provenance)),
         exact_only=_count_flags([r.exact_only for r in decode]),
         relaxed_histogram=_histogram([sum(p is Provenance.RELAXED for p in r.provenance) for r in decode if r.proposed]),
+        stopped_by=dict(Counter(r.stop_check for r in decode if r.stop_check is not None)),
         model_forwards=model_forwards,
         model_seconds=model_seconds,
     )

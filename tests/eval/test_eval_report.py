@@ -147,18 +147,25 @@ def test_acceptance_numbers_add_up_over_samples():
 
 
 def test_relaxed_rules_report_which_test_alone_kept_tokens():
-    def judged(item_id, accepted, relaxed, exact_only):
+    def judged(item_id, accepted, relaxed, exact_only, stopped_by):
         record = make_record("gsm8k", item_id, "judge", accepted=accepted, proposed=accepted + 2)
-        stats = {**record.stats, "provenance_counts": {"exact": accepted - relaxed, "relaxed": relaxed}, "exact_only": exact_only}
+        stats = {**record.stats, "provenance_counts": {"exact": accepted - relaxed, "relaxed": relaxed},
+                 "exact_only": exact_only, "stopped_by": stopped_by}
         return replace(record, stats=stats)
 
-    records = [judged("a", 10, 4, 1), judged("b", 30, 6, 0), *speed_records()]
+    older = judged("c", 10, 0, 0, {})
+    del older.stats["stopped_by"]  # written before rejections were recorded
+    records = [judged("a", 10, 4, 1, {"score": 3, "gate": 1}), judged("b", 30, 6, 0, {"score": 4}), older, *speed_records()]
     rows = {row.method: row for row in summarize(records)}
-    assert rows["judge"].disagreement.kept == 40
-    assert rows["judge"].disagreement.rule_only == pytest.approx(10 / 40)
-    assert rows["judge"].disagreement.exact_only == pytest.approx(1 / 40)
+    assert rows["judge"].disagreement.kept == 50
+    assert rows["judge"].disagreement.rule_only == pytest.approx(10 / 50)
+    assert rows["judge"].disagreement.exact_only == pytest.approx(1 / 50)
+    assert rows["judge"].disagreement.stopped_by == {"score": 7, "gate": 1}
     assert rows["sd"].disagreement is None  # no relaxed test, no column value
-    assert "| 25.0% / 2.5% |" in markdown_report(list(rows.values()), "verifier", "t")
+    report = markdown_report(list(rows.values()), "verifier", "t")
+    assert "| 20.0% / 2.0% |" in report
+    assert ("gsm8k / judge: 8 drafted tokens rejected in the 2 of 3 answers that recorded it; first failed check: "
+            "score below θ 87.5%, the familiarity gate 12.5%.") in report
 
 
 def test_disturbed_timings_leave_the_speed_columns_and_are_named():
@@ -521,3 +528,13 @@ def test_html_shows_the_judges_score_on_hover_and_records_keep_it(tmp_path):
     assert SampleRecord.from_dict(json.loads(judged.to_json())).rule_scores == [0.8125, 0.25, None]
     with pytest.raises(ValueError, match="rule_scores differ"):
         SampleRecord.from_dict({**json.loads(judged.to_json()), "rule_scores": [0.5]})
+
+
+def test_html_shows_why_the_judge_rejected_the_drafted_token_a_replaced_one_replaced():
+    stopped = replace(make_record("math", "a", "judge", pieces=["x", "y"], token_ids=[4, 6], provenance=["exact", "replaced"]),
+                      rule_scores=[0.5, 0.375], rule_stops=[None, "gate"])
+    page = render_html(summarize([stopped]), [stopped], title="t", baseline="judge")
+    assert 'title="#1 id 6: replaced, the drafted token here scored 0.375, rejected by the judge\'s gate"' in page
+    assert SampleRecord.from_dict(json.loads(stopped.to_json())).rule_stops == [None, "gate"]
+    with pytest.raises(ValueError, match="rule_stops differ"):
+        SampleRecord.from_dict({**json.loads(stopped.to_json()), "rule_stops": ["score"]})

@@ -42,4 +42,5 @@ def test_the_gate_round_trips_and_leaves_unfamiliar_mismatches_to_the_exact_chec
                       target_logits=torch.log(torch.tensor([[0.6, 0.3, 0.1]] * 3)), params=SamplingParams(), hidden=states)
     gated = JudgeRule(threshold=0.5).with_head(head).decide(inp)  # the head scores σ(5) everywhere
     assert gated.n_accepted == 1 and gated.provenance == (Provenance.RELAXED, Provenance.REPLACED)
+    assert gated.stop_check == "gate" and gated.stop_score > 0.99  # the head trusted it; the gate did not
     assert JudgeRule(threshold=0.5, gate=False).with_head(head).decide(inp).n_accepted == 2

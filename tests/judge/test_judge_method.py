@@ -1,5 +1,6 @@
 """The `judge` method end to end on tiny fp32 models: θ > 1 is `sd`, θ = 0 keeps every draft, long drafts."""
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -67,9 +68,14 @@ def test_the_head_decides_with_relaxed_provenance_and_sampling_runs(pipe, head_p
     # Recorded: the head's score of every kept drafted token (≥ θ where it alone kept it), per round
     # how many the judge alone kept.
     scored = [(p, s) for p, s in zip(greedy.provenance, greedy.rule_scores) if s is not None]
-    assert len(greedy.rule_scores) == len(greedy.token_ids) and {p for p, _ in scored} == {Provenance.EXACT, Provenance.RELAXED}
+    assert len(greedy.rule_scores) == len(greedy.token_ids) and {p for p, _ in scored} == {Provenance.EXACT, Provenance.RELAXED, Provenance.REPLACED}
     assert all(s >= 0.5 for p, s in scored if p is Provenance.RELAXED)
-    assert all(s is None for p, s in zip(greedy.provenance, greedy.rule_scores) if not p.accepted_draft)
+    # A replaced token carries the score of the drafted token it replaced, and the check that rejected it.
+    stops = [(s, why) for p, s, why in zip(greedy.provenance, greedy.rule_scores, greedy.rule_stops) if p is Provenance.REPLACED]
+    assert stops and all(s is not None and why in ("score", "gate") for s, why in stops)
+    assert all(s < 0.5 for s, why in stops if why == "score")
+    assert all(s is None for p, s in zip(greedy.provenance, greedy.rule_scores) if p is Provenance.BONUS)
+    assert greedy.stats.stopped_by == dict(Counter(why for _, why in stops))
     histogram = greedy.stats.relaxed_histogram
     assert sum(n * count for n, count in enumerate(histogram)) == greedy.provenance.count(Provenance.RELAXED)
     assert run(pipe, "sd:gamma=6").rule_scores is None

@@ -30,6 +30,11 @@ def hidden_for(scores):
     return torch.cat([logits[:, None], torch.randn(len(scores), WIDTH - 1)], dim=1)
 
 
+def unrecorded(verdict):
+    """The verdict without what only a relaxed rule records (to compare it with the exact rule's)."""
+    return replace(verdict, exact_only=None, scores=None, stop_score=None, stop_check=None)
+
+
 def greedy_input(exact_mask, scores):
     """The verifier's argmax is token 0 everywhere (bonus row: token 2); drafts are 0 where exact keeps."""
     gamma = len(exact_mask)
@@ -73,7 +78,7 @@ def test_threshold_above_one_is_the_exact_rule_and_zero_keeps_everything():
     for exact_mask in itertools.product([False, True], repeat=3):
         inp = greedy_input(exact_mask, [0.999, 0.999, 0.999])
         judged = JudgeRule(head=HEAD, threshold=1.01).decide(inp)
-        assert replace(judged, exact_only=None, scores=None) == ExactRule().decide(inp)
+        assert unrecorded(judged) == ExactRule().decide(inp)
         assert len(judged.scores) == judged.n_accepted and all(s > 0.99 for s in judged.scores)
         assert sum(judged.exact_only) == judged.n_accepted  # a judge that trusts nothing leaves every kept token to the exact test
         assert JudgeRule(head=HEAD, threshold=0.0).decide(greedy_input(exact_mask, [1e-6] * 3)).n_accepted == 3
@@ -97,7 +102,7 @@ def test_sampling_with_threshold_above_one_makes_the_exact_rules_draws():
     """Same uniforms, same residual draws: the lossless rule exactly (the judge adds only the OR)."""
     for seed in range(40):
         judged = JudgeRule(head=HEAD, threshold=1.5).decide(sampling_input(seed))
-        assert replace(judged, exact_only=None, scores=None) == ExactRule().decide(sampling_input(seed))
+        assert unrecorded(judged) == ExactRule().decide(sampling_input(seed))
 
 
 def test_sampling_judge_keeps_what_the_lossless_test_rejects_as_relaxed():
@@ -185,11 +190,26 @@ def test_the_lookahead_guard_trusts_a_mismatch_only_when_the_verifier_predicts_t
     assert JudgeRule(lookahead=True).with_head(HEAD).lookahead
 
 
+def test_a_rejection_records_the_drafted_tokens_score_and_the_first_check_it_failed():
+    verdict = JudgeRule(head=HEAD, threshold=0.5).decide(greedy_input([True, False, False], [0.2, 0.9, 0.3]))
+    assert verdict.n_accepted == 2 and verdict.stop_check == "score"
+    assert verdict.stop_score == pytest.approx(0.3, abs=1e-6)
+    guarded = JudgeRule(head=HEAD, threshold=0.5, lookahead=True).decide(greedy_input([False, False, True], [0.9] * 3))
+    assert guarded.n_accepted == 0 and guarded.stop_check == "lookahead" and guarded.stop_score > 0.5
+    below = JudgeRule(head=HEAD, threshold=0.5, lookahead=True).decide(greedy_input([False, False, True], [0.1] * 3))
+    assert below.stop_check == "score"  # checks are named in the order the rule applies them
+    kept_all = JudgeRule(head=HEAD, threshold=0.5).decide(greedy_input([False, True], [0.9, 0.1]))
+    assert kept_all.provenance[-1] is Provenance.BONUS and kept_all.stop_check is None and kept_all.stop_score is None
+    exact = ExactRule().decide(greedy_input([True, False], [0.9, 0.9]))
+    assert exact.n_accepted == 1 and exact.stop_check is None and exact.stop_score is None  # no relaxed test, nothing named
+
+
 def test_the_strict_guard_asks_more_of_digit_and_operator_tokens():
     careful = torch.tensor([False, True, False])  # token 1 is a digit
     inp = greedy_input([False, False], [0.9, 0.9])  # drafts token 1 twice; the verifier prefers token 0
     assert JudgeRule(head=HEAD, threshold=0.5).decide(inp).n_accepted == 2
-    assert JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD, careful).decide(inp).n_accepted == 0
+    strict = JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD, careful).decide(inp)
+    assert strict.n_accepted == 0 and strict.stop_check == "strict"
     assert JudgeRule(threshold=0.5, strict=0.8).with_head(HEAD, careful).decide(inp).n_accepted == 2
     plain = torch.tensor([False, False, False])
     assert JudgeRule(threshold=0.5, strict=0.95).with_head(HEAD, plain).decide(inp).n_accepted == 2

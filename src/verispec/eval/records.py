@@ -75,7 +75,8 @@ class SampleRecord:
     score: dict[str, Any] | None
     format: int = RECORD_FORMAT
     authors: list[str] | None = None
-    rule_scores: list[float | None] | None = None  # the judge's score of each kept drafted token
+    rule_scores: list[float | None] | None = None  # the judge's score of each kept (or replaced) drafted token
+    rule_stops: list[str | None] | None = None  # at a replaced token: the judge's check that rejected the draft
 
     @property
     def key(self) -> RecordKey:
@@ -127,7 +128,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "task": str, "item_id": str, "turn": int, "method": str, "method_config": dict, "generation": dict,
     "prompt": list, "output": str, "token_ids": list, "pieces": list, "provenance": list,
     "finish_reason": str, "stats": dict, "timing": dict, "score": (dict, type(None)), "authors": (list, type(None)),
-    "rule_scores": (list, type(None)),
+    "rule_scores": (list, type(None)), "rule_stops": (list, type(None)),
 }
 
 
@@ -139,8 +140,10 @@ def _check_types(record: SampleRecord) -> None:
         raise ValueError("token_ids, pieces and provenance differ in length")
     if record.authors is not None and len(record.authors) != len(record.token_ids):
         raise ValueError("token_ids and authors differ in length")
-    if record.rule_scores is not None and len(record.rule_scores) != len(record.token_ids):
-        raise ValueError("token_ids and rule_scores differ in length")
+    for name in ("rule_scores", "rule_stops"):
+        values = getattr(record, name)
+        if values is not None and len(values) != len(record.token_ids):
+            raise ValueError(f"token_ids and {name} differ in length")
 
 
 def read_records(path: Path) -> list[SampleRecord]:

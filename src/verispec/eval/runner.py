@@ -295,7 +295,7 @@ class _Runner:
             stats=result.stats.to_dict(),
             timing=timing,
             score=None if score is None else {"correct": score.correct, "extracted": score.extracted, "detail": score.detail},
-            authors=result.authors, rule_scores=result.rule_scores,
+            authors=result.authors, rule_scores=result.rule_scores, rule_stops=result.rule_stops,
         )
 
     def _method_config(self, method: Method) -> dict[str, Any]:

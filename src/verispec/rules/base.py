@@ -61,6 +61,8 @@ class Verdict:
     ``exact_only[i]`` marks kept token ``i`` when the rule's own relaxed test would have rejected it
     (only the exact test kept it); None for rules with no test besides the exact one. ``scores[i]``
     is the rule's score of kept token ``i`` (the judge's), None for rules that score nothing.
+    Where the rule rejected a drafted token, ``stop_score`` is its score and ``stop_check`` the
+    first of the relaxed test's checks it failed (:attr:`Keep.checks`); None otherwise.
     """
 
     n_accepted: int
@@ -68,6 +70,8 @@ class Verdict:
     provenance: tuple[Provenance, ...]
     exact_only: tuple[bool, ...] | None = None
     scores: tuple[float, ...] | None = None
+    stop_score: float | None = None
+    stop_check: str | None = None
 
     @property
     def tokens_committed(self) -> int:
@@ -78,11 +82,18 @@ class Verdict:
 class Keep:
     """Per drafted position: kept by the exact (lossless) test, and by the rule's own relaxed test
     (None: the rule has none). A rule keeps what either test keeps. ``scores``: what the relaxed
-    test compared with its threshold (recorded with the output), if it scores."""
+    test compared with its threshold (recorded with the output), if it scores. ``checks``: the
+    named masks whose AND is ``relaxed``, in the order the rule applies them, so a rejection can
+    say which check stopped it (the judge: its score, then its guards, then its familiarity gate)."""
 
     exact: torch.Tensor
     relaxed: torch.Tensor | None = None
     scores: torch.Tensor | None = None
+    checks: tuple[tuple[str, torch.Tensor], ...] = ()
+
+    def failed_check(self, position: int) -> str | None:
+        """The first check that rejected the drafted token at ``position`` (None: none did, or none named)."""
+        return next((name for name, passed in self.checks if not bool(passed[position])), None)
 
     @property
     def overall(self) -> torch.Tensor:
@@ -108,7 +119,9 @@ class VerificationRule(ABC):
         exact_only = None if keep.relaxed is None else tuple((keep.exact[:n] & ~keep.relaxed[:n]).tolist())
         scores = None if keep.scores is None else tuple(float(s) for s in keep.scores[:n].tolist())
         if n < inp.gamma:
-            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only, scores)
+            stop_score = None if keep.scores is None else float(keep.scores[n])
+            return Verdict(n, self.replacement(inp, n), (*kept, Provenance.REPLACED), exact_only, scores,
+                           stop_score=stop_score, stop_check=keep.failed_check(n))
         return Verdict(n, self.bonus(inp), (*kept, Provenance.BONUS), exact_only, scores)
 
     @abstractmethod

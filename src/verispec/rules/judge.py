@@ -19,6 +19,10 @@ The look-ahead guard (``lookahead=True``) trusts the judge at a mismatch only wh
 having read the drafted token, predicts the next drafted token itself: a swap the text recovers
 from at once, not one that sends it elsewhere. It needs nothing beyond the verification pass; the
 last drafted token has nothing to look ahead to and is left to the exact check.
+
+The checks are named (``score``, ``strict``, ``lookahead``, ``gate``, in that order), so where a
+round ends at a rejected drafted token its output records that token's score and the first check
+it failed: whether the head doubted the token or a guard or the gate overruled it.
 """
 
 from __future__ import annotations
@@ -77,16 +81,15 @@ class JudgeRule(VerificationRule):
             raise ConfigError("the judge rule needs the verifier's hidden states; run it on an Engine (needs_hidden)")
         scores = self.head.round_scores(inp.hidden, inp.target_logits[:-1], inp.draft_logits, inp.draft_tokens,
                                         inp.context_hidden)
-        judged = scores >= self.threshold  # in float32, as θ was calibrated
+        checks = [("score", scores >= self.threshold)]  # in float32, as θ was calibrated
         if self.strict is not None and self.strict_tokens is not None:
-            judged = judged & ((scores >= self.strict) | ~self._careful(inp))
-        exact = exact_keep(inp)
+            checks.append(("strict", (scores >= self.strict) | ~self._careful(inp)))
         if self.lookahead:
-            judged = judged & _next_is_predicted(inp)
+            checks.append(("lookahead", _next_is_predicted(inp)))
         if self._gated:
-            judged = judged & self.head.familiar(inp.hidden)
-        return Keep(exact=exact, relaxed=judged, scores=scores)
-
+            checks.append(("gate", self.head.familiar(inp.hidden)))
+        judged = torch.stack([passed for _, passed in checks]).all(dim=0)
+        return Keep(exact=exact_keep(inp), relaxed=judged, scores=scores, checks=tuple(checks))
 
     def _careful(self, inp: VerifyInput) -> torch.Tensor:
         """Per drafted position: the drafted token or the verifier's choice is a digit or operator token."""

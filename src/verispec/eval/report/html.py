@@ -18,7 +18,7 @@ from typing import Any
 from verispec.eval.records import SampleRecord
 from verispec.eval.report.categories import whole_tasks
 from verispec.eval.report.summary import DRAFT_AUTHOR, ItemOutcome, MethodRow, group_outcomes
-from verispec.eval.report.tables import column_notes, difference_notes, table_grid, timing_notes
+from verispec.eval.report.tables import column_notes, difference_notes, stop_notes, table_grid, timing_notes
 from verispec.provenance import Provenance
 
 LABELS = {
@@ -126,7 +126,7 @@ def _cell(text: str) -> str:
 
 
 def _notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
-    notes = difference_notes(rows, baseline) + timing_notes(rows)
+    notes = difference_notes(rows, baseline) + timing_notes(rows) + stop_notes(rows)
     return [f'<ul class="note">{"".join(f"<li>{escape(n)}</li>" for n in notes)}</ul>'] if notes else []
 
 
@@ -236,15 +236,24 @@ def _stats_line(record: SampleRecord) -> str:
 
 def token_spans(record: SampleRecord) -> str:
     """Each token's text in a span coloured by its provenance (or its author, when the record names
-    authors), with its id, author, provenance and the judge's score (where it scored) on hover."""
+    authors), with its id, author, provenance and the judge's score (where it scored; at a replaced
+    token, of the drafted token it replaced, and which check rejected that) on hover."""
     authors = record.authors or [None] * len(record.token_ids)
     scores = record.rule_scores or [None] * len(record.token_ids)
+    stops = record.rule_stops or [None] * len(record.token_ids)
     spans = []
-    rows = zip(record.pieces, record.token_ids, record.provenance, authors, scores, strict=True)
-    for index, (piece, token_id, provenance, author, score) in enumerate(rows):
+    rows = zip(record.pieces, record.token_ids, record.provenance, authors, scores, stops, strict=True)
+    for index, (piece, token_id, provenance, author, score, stop) in enumerate(rows):
         if piece:  # a token ending inside a multi-byte character shows with the next one
             kind = escape(provenance)
             style, by = (f"p-{kind}", "") if author is None else (f"a-{escape(author)}", f" by {escape(author)}")
-            scored = "" if score is None else f", judge score {score:.3f}"
+            scored = "" if score is None else _score_note(score, provenance, stop)
             spans.append(f'<span class="t {style}" title="#{index} id {token_id}{by}: {kind}{scored}">{escape(piece)}</span>')
     return "".join(spans)
+
+
+def _score_note(score: float, provenance: str, stop: str | None) -> str:
+    """The hover text of a judge score: of the token itself, or of the drafted token a replaced one replaced."""
+    if provenance != Provenance.REPLACED.value:
+        return f", judge score {score:.3f}"
+    return f", the drafted token here scored {score:.3f}, rejected by the judge's {escape(stop or 'test')}"

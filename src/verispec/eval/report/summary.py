@@ -9,7 +9,7 @@ other processes disturbed (they used more than a tenth of the machine's CPU mean
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,12 +98,17 @@ class Disagreement:
 
     ``rule_only``: the rule's own test kept them, the exact test would not (``relaxed`` provenance);
     ``exact_only``: the exact test kept them, the rule's own test would not. Both are shares of all
-    kept drafted tokens.
+    kept drafted tokens. ``stopped_by[c]``: rounds whose rejected drafted token failed the rule's
+    check ``c`` first (the judge: ``score``, a guard, ``gate``), over the ``stops_recorded`` of
+    ``items`` samples that recorded them (older samples did not).
     """
 
     kept: int
     rule_only: float
     exact_only: float
+    stopped_by: dict[str, int] = field(default_factory=dict)
+    stops_recorded: int = 0
+    items: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,9 @@ def _disagreement(records: Sequence[SampleRecord]) -> Disagreement | None:
         return None
     rule_only = sum(r.stats["provenance_counts"].get("relaxed", 0) for r in counted)
     exact_only = sum(r.stats["exact_only"] for r in counted)
-    return Disagreement(kept, rule_only / kept, exact_only / kept)
+    recorded = [r.stats["stopped_by"] for r in counted if "stopped_by" in r.stats]
+    stopped_by = sum((Counter(stops) for stops in recorded), Counter())
+    return Disagreement(kept, rule_only / kept, exact_only / kept, dict(stopped_by), len(recorded), len(counted))
 
 
 def _acceptance_rate(records: Sequence[SampleRecord]) -> float | None:

@@ -154,6 +154,26 @@ def timing_notes(rows: Sequence[MethodRow]) -> list[str]:
     return notes
 
 
+# What each of a relaxed rule's checks means, for the notes on what ended its rounds.
+CHECK_NAMES = {"score": "score below θ", "strict": "the careful guard", "lookahead": "the look-ahead guard",
+               "gate": "the familiarity gate"}
+
+
+def stop_notes(rows: Sequence[MethodRow]) -> list[str]:
+    """Per relaxed-rule row that recorded them: which of the rule's checks rejected the drafted tokens
+    its rounds ended at (whether the judge doubted a token or its gate kept it from deciding)."""
+    notes = []
+    for row in rows:
+        d = row.disagreement
+        total = sum(d.stopped_by.values()) if d else 0
+        if d and total:
+            shares = ", ".join(f"{CHECK_NAMES.get(check, check)} {count / total:.1%}"
+                               for check, count in sorted(d.stopped_by.items(), key=lambda kv: -kv[1]))
+            notes.append(f"{row.task} / {row.method}: {total} drafted tokens rejected in the {d.stops_recorded} of "
+                         f"{d.items} answers that recorded it; first failed check: {shares}.")
+    return notes
+
+
 def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str:
     """The table, how to read it, and the notes on differing outputs and disturbed timings."""
     parts = [f"# {title}", "", markdown_table(rows, baseline), "", column_notes(baseline, table_grid(rows, baseline)[0])]
@@ -167,6 +187,10 @@ def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str
     if timing:
         parts += ["", "## Timings", ""]
         parts += [f"- {note}" for note in timing]
+    stops = stop_notes(rows)
+    if stops:
+        parts += ["", "## What rejected the drafted tokens the relaxed rules did not keep", ""]
+        parts += [f"- {note}" for note in stops]
     return "\n".join(parts) + "\n"
 
 
