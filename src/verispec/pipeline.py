@@ -445,24 +445,20 @@ def stream_rounds(
         finish_reason="stop" if stopped else "eos" if records and records[-1].ended else "length",
         method=label, prompt_token_ids=prompt_ids,
         authors=None if roles is None else [roles[a] for a in authors[:kept]], pieces=list(tracker.pieces),
-        rule_scores=_rule_scores(records, kept), rule_stops=_rule_stops(records, kept),
+        **_rule_record(records, kept),
     )
     last = _chunk(tail.pieces, tail.tokens, provenance[sent:kept], authors[sent:kept], roles)
     yield StreamChunk(last.text, last.token_ids, last.provenance, result=result, authors=last.authors, pieces=last.pieces)
 
 
-def _rule_scores(records: Sequence[RoundRecord], kept: int) -> list[float | None] | None:
-    """Each committed token's rule score (None where unscored); None when the rule never scored."""
+def _rule_record(records: Sequence[RoundRecord], kept: int) -> dict[str, list[Any] | None]:
+    """Per committed token, the rule's score (``rule_scores``) and, at a replaced token, the check that
+    rejected the drafted token it replaced (``rule_stops``); both None when the rule never scored."""
     if all(r.scores is None for r in records):
-        return None
-    return [s for r in records for s in (r.scores or (None,) * len(r.tokens))][:kept]
-
-
-def _rule_stops(records: Sequence[RoundRecord], kept: int) -> list[str | None] | None:
-    """Per committed token, the check that rejected the drafted token it replaced; None when the rule never scored."""
-    if all(r.scores is None for r in records):
-        return None
-    return [r.stop_check if i == len(r.tokens) - 1 else None for r in records for i in range(len(r.tokens))][:kept]
+        return {"rule_scores": None, "rule_stops": None}
+    scores = [s for r in records for s in (r.scores or (None,) * len(r.tokens))]
+    stops = [r.stop_check if i == len(r.tokens) - 1 else None for r in records for i in range(len(r.tokens))]
+    return {"rule_scores": scores[:kept], "rule_stops": stops[:kept]}
 
 
 def _device(strategy: RoundStrategy) -> torch.device:
