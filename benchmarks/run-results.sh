@@ -102,3 +102,36 @@ llama humaneval 80
 llama mt_bench 80
 # Its MT-Bench answers, graded by the verifier on llama.cpp (a grader apart from the torch one's).
 verispec grade "$LLAMA" --tasks mt_bench --backend llama.cpp ${EVAL_FLAGS:-}
+# Issue 31: the judge head mined from the draft's own disagreements (benchmarks/results/judge/mined-head.safetensors;
+# the package ships it retargeted to θ 0.830), on the judge's drafting schedule, along θ: the points of its
+# out-of-fold curve at 80, 90, 95 and 99% recall of important mismatches (0.613, 0.694, 0.748, 0.83), and 0.5, 0.45.
+# θ 0.748 is the candidate chosen before the runs; 0.83 the shipped θ. `$LLAMA` runs are on llama.cpp (tokens per
+# pass); wall-clock runs are on torch bf16 (its cost of checking many tokens at once is closest to a GPU's).
+MINED=benchmarks/results/judge/mined-head.safetensors
+S=gamma=8,adaptive=true   # the judge's drafting schedule, as in $SDLONG
+J="judge:head=$MINED,$S,threshold="
+MINED_SWEEP="$SDLONG,${J}0.613,${J}0.694,${J}0.748,${J}0.83,${J}0.5"
+mined_llama() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$LLAMA" --backend llama.cpp ${EVAL_FLAGS:-}; }
+mined_llama gsm8k "$MINED_SWEEP,${J}0.45" 100
+mined_llama humaneval "$MINED_SWEEP" 80
+# The head fitted without MBPP, on HumanEval (the paper's out-of-distribution test), at its own 95%-recall θ; then the
+# same again into its own run, which records why each round ended (its 80 outputs are token-identical to the first).
+NOCODE_MINED="judge:head=benchmarks/results/judge/mined-head-without-code.safetensors,threshold=0.728,$S"
+mined_llama humaneval "$NOCODE_MINED" 80
+verispec eval --tasks humaneval --methods "$NOCODE_MINED" --limit 80 --backend llama.cpp \
+  --out benchmarks/runs/qwen-coder-0.5b-1.5b-greedy-llamacpp-judge-stops ${EVAL_FLAGS:-}
+# MT-Bench, graded by the verifier on llama.cpp: the candidate θ, then the shipped θ.
+mined_llama mt_bench "${J}0.748" 80
+mined_llama mt_bench "${J}0.83" 80
+verispec grade "$LLAMA" --tasks mt_bench --backend llama.cpp ${EVAL_FLAGS:-}
+# Wall-clock on torch bf16 with the draft on llama.cpp (half the draft's torch cost): GSM8K, then HumanEval with the
+# shipped head as it ships (`judge` on the judge's schedule).
+TORCH_LLAMA_DRAFT=benchmarks/runs/qwen-coder-0.5b-1.5b-greedy-torch-llamacpp-draft
+wall() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$4" --backend torch --dtype bf16 \
+  --draft-backend llama.cpp ${EVAL_FLAGS:-}; verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$4" \
+  --backend torch --dtype bf16 --draft-backend llama.cpp --retime ${EVAL_FLAGS:-}; }
+wall gsm8k "verifier,sd,$SDLONG,${J}0.748,${J}0.613" 100 "$TORCH_LLAMA_DRAFT-mined"
+wall humaneval "verifier,sd,$SDLONG,${J}0.748,judge:$S" 80 "$TORCH_LLAMA_DRAFT-humaneval"
+# The same GSM8K methods with the draft on torch too (stopped at 49 items: the llama.cpp draft replaced it).
+verispec eval --tasks gsm8k --methods "verifier,sd,$SDLONG,${J}0.748,${J}0.613" --limit 100 --backend torch \
+  --dtype bf16 --out benchmarks/runs/qwen-coder-0.5b-1.5b-greedy-torch-mined ${EVAL_FLAGS:-}

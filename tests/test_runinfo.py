@@ -37,6 +37,13 @@ def test_machine_names_the_cpu_its_speed_flags_cores_and_threads():
     assert machine["cpu"] and machine["cores"] == os.cpu_count() and machine["torch_threads"] >= 1
     assert {"platform", "processor", "memory_gib", "cuda"} <= machine.keys()
     assert set(machine["cpu_flags"]) in (set(), set(runinfo.CPU_FLAGS))
+    assert machine["bf16_matmul_gflops"] > 0
+
+
+def test_the_speed_probe_runs_once_per_process(monkeypatch):
+    runinfo.bf16_matmul_gflops()
+    monkeypatch.setattr(runinfo, "_PROBE_SECONDS", 60.0)  # a second measurement would take a minute
+    assert runinfo.bf16_matmul_gflops() == runinfo.machine()["bf16_matmul_gflops"]
 
 
 def test_cpu_flags_come_from_the_first_processor(tmp_path, monkeypatch):

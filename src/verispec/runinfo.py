@@ -14,6 +14,7 @@ Elsewhere no share is measured (``None``).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -36,6 +37,10 @@ _CPUINFO = Path("/proc/cpuinfo")
 # Fields of the aggregate "cpu" line that count as busy: user, nice, system, irq, softirq, steal
 # (idle and iowait are not; guest time is already inside user and nice).
 _BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+# The speed probe: 16 rows (a verification pass's width) through a 1536 x 8960 weight, the shape of
+# a Qwen2.5 1.5B MLP projection, in bf16, for at least this long.
+_PROBE_ROWS, _PROBE_IN, _PROBE_OUT = 16, 1536, 8960
+_PROBE_SECONDS = 0.2
 
 
 def versions(*packages: str) -> dict[str, str]:
@@ -66,7 +71,7 @@ def commit(path: Path = _SOURCE) -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    """CPU model and its speed-relevant flags, core count, torch threads, memory and accelerator."""
+    """CPU model and its speed-relevant flags, core count, torch threads, memory, accelerator and measured speed."""
     cpu = _cpuinfo()
     flags = set(cpu.get("flags", "").split())
     return {
@@ -78,7 +83,27 @@ def machine() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "memory_gib": _memory_gib(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "bf16_matmul_gflops": bf16_matmul_gflops(),
     }
+
+
+@functools.cache
+def bf16_matmul_gflops() -> float:
+    """This process's bf16 matmul speed in GFLOP/s on the CPU, measured once (about 0.2 s).
+
+    Machines of one kind can report the same CPU name and flags and still differ twofold in speed
+    (seen between two 2-core Xeon VMs here), so timings carry a measured speed beside the name.
+    """
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randn(_PROBE_ROWS, _PROBE_IN, generator=generator).to(torch.bfloat16)
+    weight = torch.randn(_PROBE_IN, _PROBE_OUT, generator=generator).to(torch.bfloat16)
+    with torch.inference_mode():
+        rows @ weight  # the first call pays for kernel selection and page faults
+        calls, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < _PROBE_SECONDS:
+            rows @ weight
+            calls += 1
+    return round(2 * _PROBE_ROWS * _PROBE_IN * _PROBE_OUT * calls / elapsed / 1e9, 1)
 
 
 def load_average() -> list[float] | None:

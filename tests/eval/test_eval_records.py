@@ -9,7 +9,7 @@ import pytest
 from test_eval_report import make_record
 
 from verispec.errors import ConfigError
-from verispec.eval.records import RecordWriter, RunSettings, load_run, open_manifest, read_records
+from verispec.eval.records import RecordWriter, load_run, read_records
 from verispec.eval.rescore import rescore_run
 
 
@@ -33,7 +33,7 @@ def test_a_torn_last_line_is_ended_before_the_next_record(tmp_path):
     assert len(lines) == 2 and json.loads(lines[1])["item_id"] == "b"
 
 
-def test_a_packed_run_reads_as_the_plain_one_and_refuses_to_grow_until_unpacked(tmp_path):
+def test_a_packed_run_reads_as_the_plain_one_and_refuses_to_be_rescored_until_unpacked(tmp_path):
     path = tmp_path / "results.jsonl"
     writer = RecordWriter(path)
     for item in ("a", "b", "c"):
@@ -44,8 +44,5 @@ def test_a_packed_run_reads_as_the_plain_one_and_refuses_to_grow_until_unpacked(
     path.unlink()
     _, unpacked = load_run(tmp_path)
     assert unpacked == plain and [r.item_id for r in unpacked] == ["a", "b", "c"]
-    with pytest.raises(ConfigError, match="is packed.*to add samples to it, unpack it first: gunzip"):
-        open_manifest(tmp_path, RunSettings(draft="d", verifier="v", dtype="bf16", device="cpu", split="eval", seed=0,
-                                            temperature=0.0, max_new_tokens=None, turns=1))
     with pytest.raises(ConfigError, match="to rescore it, unpack it first"):
         rescore_run(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +76,17 @@ def test_done_samples_are_counted_and_time_the_rest(tmp_path, pipeline):
     assert (rows["verifier"].done, rows["verifier"].pending) == (3, 1)
     assert (rows["verifier"].seconds_per_sample, rows["verifier"].seconds_left) == (3.0, 3.0)
     assert (rows["sd"].done, rows["sd"].pending, rows["sd"].seconds_left) == (0, 4, None)
+
+
+def test_a_packed_run_is_read_as_the_plain_one(tmp_path, pipeline):
+    run_dir = tmp_path / "run"
+    run_eval(config(run_dir, methods=("verifier",)), pipeline)
+    set_timings(run_dir, [(1.0, 0.0), (2.0, 0.0), (6.0, 0.0)])
+    results = run_dir / "results.jsonl"
+    (run_dir / "results.jsonl.gz").write_bytes(gzip.compress(results.read_bytes()))
+    results.unlink()
+    row = remaining_work(config(run_dir, methods=("verifier",), limit=4))[0]
+    assert (row.done, row.pending, row.seconds_left) == (3, 1, 3.0)
 
 
 def test_disturbed_samples_do_not_count_for_the_estimate(tmp_path, pipeline):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +184,25 @@ def test_rerun_of_a_finished_run_generates_nothing_and_logs_no_invocation(tmp_pa
     assert (outcome.resumed, outcome.generated) == (outcome.planned, 0)
     assert lines(tmp_path / "run") == before
     assert (tmp_path / "run" / "run.json").read_text() == manifest_before
+
+
+def pack(out: Path) -> None:
+    """What `gzip -9 RUN/results.jsonl` leaves: only the packed file."""
+    results = out / "results.jsonl"
+    (out / "results.jsonl.gz").write_bytes(gzip.compress(results.read_bytes()))
+    results.unlink()
+
+
+def test_a_finished_packed_run_reruns_as_done_and_refuses_only_new_samples(tmp_path, pipeline):
+    run_eval(config(tmp_path / "run"), pipeline)
+    pack(tmp_path / "run")
+    outcome = run_eval(config(tmp_path / "run"), UnusablePipeline())
+    assert (outcome.resumed, outcome.generated) == (outcome.planned, 0)
+    assert not (tmp_path / "run" / "results.jsonl").exists()
+    more = config(tmp_path / "run", methods=(*METHODS, "sd:gamma=2"))
+    with pytest.raises(ConfigError, match=rf"is packed.*add its {2 * ITEMS} pending samples, unpack it first: gunzip"):
+        run_eval(more, UnusablePipeline())
+    assert not (tmp_path / "run" / "results.jsonl").exists()
 
 
 def test_interrupted_run_resumes_and_loses_nothing(tmp_path, pipeline):

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"plot: {path}", file=sys.stderr)
     if args.html:
         write_html(args.html, report.rows, report.records, title=report.title, baseline=args.baseline,
-                   settings=report.settings(), samples=args.samples)
+                   settings=report.settings(), samples=args.samples, machines=report.machines())
         print(f"html: {args.html}", file=sys.stderr)
     return 0
 

@@ -11,8 +11,9 @@ sample counts as not run, so a resumed run generates it again instead of scoring
 into the same directory resumes only when they match; tasks and methods may be added.
 
 A finished run may be *packed*: ``gzip -9 RUN/results.jsonl`` leaves ``results.jsonl.gz`` (about an
-eighth of the size), which every reader reads as it would the plain file. Adding samples or
-rescoring needs the plain file back (``gunzip RUN/results.jsonl.gz``).
+eighth of the size), which every reader reads as it would the plain file; rerunning a finished step
+into it reads it and generates nothing. Adding samples or rescoring needs the plain file back
+(``gunzip RUN/results.jsonl.gz``).
 """
 
 from __future__ import annotations
@@ -298,9 +299,8 @@ def open_manifest(run_dir: Path, settings: RunSettings) -> RunManifest:
     a mistyped model name, must not lock its settings). Raises RunSettingsMismatchError listing
     every differing setting.
     """
-    refuse_packed(run_dir, "add samples to it")
     path = run_dir / MANIFEST_FILE
-    results = run_dir / RESULTS_FILE
+    results = results_file(run_dir)
     has_results = results.exists() and results.stat().st_size > 0
     if not path.exists() or not has_results:
         if has_results:

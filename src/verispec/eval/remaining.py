@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from verispec.eval.records import RESULTS_FILE, SampleRecord, open_manifest, read_records
+from verispec.eval.records import SampleRecord, open_manifest, read_records, results_file
 from verispec.eval.runner import RunConfig, needs_run, plan_run
 
 
@@ -48,7 +48,7 @@ def remaining_work(config: RunConfig) -> list[RemainingRow]:
     """
     plan = plan_run(config)
     open_manifest(config.out, config.settings(config.pipeline().backend_label()))
-    records = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
+    records = {record.key: record for record in read_records(results_file(config.out))}
     timings = _undisturbed_seconds(records.values())
     every_sample = plan.samples(config.turns)
     rows = []

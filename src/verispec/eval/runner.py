@@ -33,6 +33,8 @@ from verispec.eval.records import (
     SampleRecord,
     open_manifest,
     read_records,
+    refuse_packed,
+    results_file,
 )
 from verispec.eval.tasks import Task, TaskItem, get_task
 from verispec.methods import Method
@@ -127,8 +129,10 @@ def run_eval(config: RunConfig, pipeline: Pipeline | None = None, argv: Sequence
         [m.label() for m in plan.methods],
         _invocation(config, plan, argv),
     )
-    done = {record.key: record for record in read_records(config.out / RESULTS_FILE)}
+    done = {record.key: record for record in read_records(results_file(config.out))}
     pending = _pending(plan, config, done)
+    if pending:  # a packed run whose samples are all done is read, not refused
+        refuse_packed(config.out, f"add its {len(pending)} pending samples")
     running = {key[2] for _, _, key in pending}  # a finished method cannot mix heads: only these are checked
     heads = judge_head_digests([m for m in plan.methods if m.label() in running], config.verifier, done.values(), config.out)
     # A call with nothing to do leaves run.json alone, so rerunning a finished script logs nothing.

@@ -79,8 +79,12 @@ def render_html(
     baseline: str,
     settings: Mapping[str, Any] | None = None,
     samples: int = 3,
+    machines: Sequence[str] = (),
 ) -> str:
-    """The whole page as a string; ``samples`` items per task are shown for every method."""
+    """The whole page as a string; ``samples`` items per task are shown for every method.
+
+    ``machines``: lines naming the machines that ran the samples (:meth:`RunReport.machines`).
+    """
     body = [
         f"<h1>{escape(title)}</h1>",
         _settings(settings, len(records)),
@@ -88,6 +92,7 @@ def render_html(
         _table(rows, baseline),
         f'<p class="note">{escape(column_notes(baseline, table_grid(rows, baseline)[0]))}</p>',
         *_notes(rows, baseline),
+        *_machines(machines),
         "<h2>Token view</h2>",
         _legend(),
         *_author_legend(records),
@@ -128,6 +133,12 @@ def _cell(text: str) -> str:
 def _notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
     notes = difference_notes(rows, baseline) + timing_notes(rows) + stop_notes(rows)
     return [f'<ul class="note">{"".join(f"<li>{escape(n)}</li>" for n in notes)}</ul>'] if notes else []
+
+
+def _machines(lines: Sequence[str]) -> list[str]:
+    if not lines:
+        return []
+    return ["<h3>Machines</h3>", f'<ul class="note">{"".join(f"<li>{escape(line)}</li>" for line in lines)}</ul>']
 
 
 def _legend() -> str:

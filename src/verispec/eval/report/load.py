@@ -10,6 +10,7 @@ from typing import Any
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord, load_run
 from verispec.eval.report.categories import split_by_category
+from verispec.eval.report.machines import machine_notes
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report
 
@@ -37,8 +38,12 @@ class RunReport:
         """The run's fixed settings, for page headers (empty without a manifest)."""
         return asdict(self.manifest.settings) if self.manifest else {}
 
+    def machines(self) -> list[str]:
+        """Which machines ran the shown samples, with their measured speed (see :mod:`.machines`)."""
+        return machine_notes(self.manifest, self.records)
+
     def markdown(self) -> str:
-        return markdown_report(self.rows, self.baseline, self.title)
+        return markdown_report(self.rows, self.baseline, self.title, self.machines())
 
 
 def load_report(

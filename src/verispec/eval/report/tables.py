@@ -174,8 +174,8 @@ def stop_notes(rows: Sequence[MethodRow]) -> list[str]:
     return notes
 
 
-def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str:
-    """The table, how to read it, and the notes on differing outputs and disturbed timings."""
+def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str, machines: Sequence[str] = ()) -> str:
+    """The table, how to read it, the notes on differing outputs and disturbed timings, and the ``machines`` lines."""
     parts = [f"# {title}", "", markdown_table(rows, baseline), "", column_notes(baseline, table_grid(rows, baseline)[0])]
     if not any(row.method == baseline for row in rows):
         parts += ["", f"No samples of the baseline {baseline!r}: no speedups or comparisons (see --baseline)."]
@@ -191,6 +191,9 @@ def markdown_report(rows: Sequence[MethodRow], baseline: str, title: str) -> str
     if stops:
         parts += ["", "## What rejected the drafted tokens the relaxed rules did not keep", ""]
         parts += [f"- {note}" for note in stops]
+    if machines:
+        parts += ["", "## Machines", ""]
+        parts += [f"- {line}" for line in machines]
     return "\n".join(parts) + "\n"
 
 
