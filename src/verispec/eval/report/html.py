@@ -131,14 +131,15 @@ def _cell(text: str) -> str:
 
 
 def _notes(rows: Sequence[MethodRow], baseline: str) -> list[str]:
-    notes = difference_notes(rows, baseline) + timing_notes(rows) + stop_notes(rows)
-    return [f'<ul class="note">{"".join(f"<li>{escape(n)}</li>" for n in notes)}</ul>'] if notes else []
+    return _note_list(difference_notes(rows, baseline) + timing_notes(rows) + stop_notes(rows))
 
 
 def _machines(lines: Sequence[str]) -> list[str]:
-    if not lines:
-        return []
-    return ["<h3>Machines</h3>", f'<ul class="note">{"".join(f"<li>{escape(line)}</li>" for line in lines)}</ul>']
+    return ["<h3>Machines</h3>", *_note_list(lines)] if lines else []
+
+
+def _note_list(lines: Sequence[str]) -> list[str]:
+    return [f'<ul class="note">{"".join(f"<li>{escape(line)}</li>" for line in lines)}</ul>'] if lines else []
 
 
 def _legend() -> str:

@@ -36,15 +36,16 @@ def machine_notes(manifest: RunManifest | None, records: Sequence[SampleRecord])
 
 
 def _machines_of(invocations: Sequence[dict[str, Any]], records: Sequence[SampleRecord]) -> list[dict[str, Any]]:
-    """Per record, the machine of the last invocation that started before it (runs into one directory go one at a time)."""
-    started = sorted((time, index) for index, invocation in enumerate(invocations)
-                     if (time := _time(invocation.get("started_at"))))
+    """Per record, the machine of the last invocation that started before it (runs into one directory go one at a
+    time); {} where none is known."""
+    started = sorted(((time, invocation.get("machine") or {}) for invocation in invocations
+                      if (time := _time(invocation.get("started_at")))), key=lambda pair: pair[0])
     times = [time for time, _ in started]
     machines = []
     for record in records:
-        sample_start = _time(record.timing.get("started_at"))
-        position = bisect.bisect_right(times, sample_start) - 1 if sample_start else -1
-        machines.append(invocations[started[position][1]].get("machine") or {} if position >= 0 else {})
+        moment = _time(record.timing.get("started_at"))
+        position = bisect.bisect_right(times, moment) - 1 if moment else -1
+        machines.append(started[position][1] if position >= 0 else {})
     return machines
 
 
