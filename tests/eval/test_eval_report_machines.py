@@ -8,7 +8,7 @@ from test_eval_report import make_record, write_run
 
 from verispec.eval.records import RunManifest, RunSettings
 from verispec.eval.report import load_report, render_html
-from verispec.eval.report.machines import machine_notes
+from verispec.eval.report.machines import alike, machine_notes
 
 SETTINGS = RunSettings(draft="d", verifier="v", dtype="bf16", device="cpu", split="eval", seed=0, temperature=0.0,
                        max_new_tokens=None, turns=1)
@@ -24,8 +24,8 @@ def manifest(*invocations: tuple[str, dict]) -> RunManifest:
                        [{"started_at": started, "machine": m} for started, m in invocations])
 
 
-def started(item: str, at: str):
-    record = make_record("math", item, "verifier")
+def started(item: str, at: str, method: str = "verifier", seconds: float = 1.0):
+    record = make_record("math", item, method, seconds=seconds)
     return dataclasses.replace(record, timing={**record.timing, "started_at": at})
 
 
@@ -67,3 +67,27 @@ def test_the_html_page_lists_the_machines(tmp_path):
     page = render_html(report.rows, report.records, title="t", baseline="verifier", machines=["Xeon <2 cores>: 1 sample"])
     assert "<h3>Machines</h3>" in page and "Xeon &lt;2 cores&gt;: 1 sample" in page
     assert "<h3>Machines</h3>" not in render_html(report.rows, report.records, title="t", baseline="verifier")
+
+
+def test_machines_are_alike_when_cpu_features_and_measured_speed_agree():
+    assert alike(machine(400.0), machine(350.0)) and alike(machine(400.0), machine(None)) and alike({}, machine(1.0))
+    assert not alike(machine(400.0), machine(180.0))  # same CPU name, 2.2x apart
+    assert not alike(machine(None), machine(None, cpu="AMD EPYC"))
+    no_amx = {**machine(400.0), "cpu_flags": {"amx_bf16": False, "avx512_bf16": True}}
+    assert not alike(machine(400.0), no_amx)
+
+
+def test_speedups_pair_only_items_whose_method_and_baseline_ran_on_alike_machines(tmp_path):
+    # The verifier ran items a and b on a fast machine; sd was added later, a on the same machine, b on a slow one.
+    records = [started("a", "2026-01-01T10:01:00+00:00"), started("b", "2026-01-01T10:02:00+00:00"),
+               started("a", "2026-01-01T10:03:00+00:00", "sd", seconds=0.5),
+               started("b", "2026-01-02T10:01:00+00:00", "sd", seconds=4.0)]
+    run_dir = write_run(tmp_path / "run", records)
+    manifest(("2026-01-01T10:00:00+00:00", machine(400.0)), ("2026-01-02T10:00:00+00:00", machine(100.0))
+             ).save(run_dir / "run.json")
+    report = load_report(run_dir)
+    sd = report.rows[1].comparison
+    assert (sd.paired, sd.timed, sd.unlike_machines) == (2, 1, 1)
+    assert sd.speedup == 2.0  # item a alone; with b's cross-machine timing it would read 0.44x
+    assert "math / sd: 1 of 2 items left out of the speedup columns; the method and the baseline ran them on unlike " \
+        "machines" in report.markdown()

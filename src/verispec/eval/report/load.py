@@ -10,7 +10,7 @@ from typing import Any
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord, load_run
 from verispec.eval.report.categories import split_by_category
-from verispec.eval.report.machines import machine_notes
+from verispec.eval.report.machines import machine_lookup, machine_notes
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report
 
@@ -65,7 +65,7 @@ def load_report(
     if by_category:
         split = split_by_category(records, manifest)
         summarized, tasks = [*records, *split.records], split.task_order
-    rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods)
+    rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods, machine_of=machine_lookup(manifest))
     return RunReport(run_dir, manifest, records, rows, baseline, task_records)
 
 

@@ -3,18 +3,20 @@
 A method's result on an item folds its turns together: tokens and seconds add up, the score is
 that of the last turn (scoring sees every turn's answer). Comparisons with the baseline use only
 items both completed with the same number of turns. Speed columns leave out items whose timing
-other processes disturbed (they used more than a tenth of the machine's CPU meanwhile).
+other processes disturbed (they used more than a tenth of the machine's CPU meanwhile); speedups also
+leave out items whose method and baseline ran on unlike machines (a method added to a run later).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from verispec.eval.records import SampleRecord
+from verispec.eval.report.machines import Machine, alike
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
 
 BASELINE = "verifier"
@@ -70,7 +72,8 @@ class Comparison:
     """A method against the baseline on the items both completed.
 
     ``speedup`` is the ratio of summed tokens over summed seconds; ``median_speedup`` the median
-    of per-item tokens/s ratios; both over pairs whose timings no other process disturbed.
+    of per-item tokens/s ratios; both over pairs whose timings no other process disturbed and whose
+    two sides ran on alike machines (``unlike_machines`` counts the pairs that did not).
     ``difference`` is the method's accuracy minus the baseline's on scored pairs (paired
     bootstrap CI), ``mcnemar_p`` the exact McNemar test of the same pairs, ``baseline_correct``
     the baseline's correct answers among them (its accuracy on the same items).
@@ -90,6 +93,7 @@ class Comparison:
     difference: Interval | None
     mcnemar_p: float | None
     differing_items: tuple[str, ...]
+    unlike_machines: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,13 @@ def summarize(
     baseline: str = BASELINE,
     tasks: Sequence[str] = (),
     methods: Sequence[str] = (),
+    machine_of: Callable[[SampleRecord], Machine] | None = None,
 ) -> list[MethodRow]:
-    """One row per task and method present, tasks and methods in the given order then first seen."""
+    """One row per task and method present, tasks and methods in the given order then first seen.
+
+    ``machine_of`` (see :func:`.machines.machine_lookup`) tells which machine ran a record, so that
+    speedups pair only items whose method and baseline ran on alike machines; without it, all do.
+    """
     grouped = group_outcomes(records)
     task_order = _order(tasks, [r.task for r in records])
     method_order = _order(methods, [r.method for r in records])
@@ -173,7 +182,7 @@ def summarize(
             outcomes = grouped.get((task, method))
             if outcomes:
                 compare = reference is not None and method != baseline
-                rows.append(method_row(task, method, outcomes, reference if compare else None))
+                rows.append(method_row(task, method, outcomes, reference if compare else None, machine_of))
     return rows
 
 
@@ -183,7 +192,8 @@ def _order(preferred: Sequence[str], seen: Sequence[str]) -> list[str]:
 
 
 def method_row(
-    task: str, method: str, outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome] | None
+    task: str, method: str, outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome] | None,
+    machine_of: Callable[[SampleRecord], Machine] | None = None,
 ) -> MethodRow:
     """The row of one task and method; ``reference`` is the baseline's outcomes to compare with."""
     records = [r for outcome in outcomes.values() for r in outcome.records]
@@ -205,7 +215,7 @@ def method_row(
         mean_new_tokens=sum(o.new_tokens for o in outcomes.values()) / len(outcomes),
         mean_rounds=sum(r.stats["rounds"] for r in records) / len(outcomes),
         accepted_histogram=_histogram(records),
-        comparison=compare(outcomes, reference) if reference is not None else None,
+        comparison=compare(outcomes, reference, machine_of) if reference is not None else None,
         assistant_share=_assistant_share(records),
         seconds_per_answer=seconds / len(timed) if timed else None,
         disagreement=_disagreement(records),
@@ -270,10 +280,14 @@ def natural_order(item_id: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", item_id) if part]
 
 
-def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome]) -> Comparison:
+def compare(
+    outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome],
+    machine_of: Callable[[SampleRecord], Machine] | None = None,
+) -> Comparison:
     """The method's outcomes against the baseline's, over items both completed with the same turns."""
     pairs = [(o, reference[i]) for i, o in sorted(outcomes.items()) if i in reference and reference[i].turns == o.turns]
-    timed = [(o, b) for o, b in pairs if not (o.disturbed or b.disturbed)]
+    undisturbed = [(o, b) for o, b in pairs if not (o.disturbed or b.disturbed)]
+    timed = [(o, b) for o, b in undisturbed if machine_of is None or _ran_alike(o, b, machine_of)]
     identical = [(o, b) for o, b in pairs if o.token_ids == b.token_ids]
     scored = [(o.correct, b.correct) for o, b in pairs if o.correct is not None and b.correct is not None]
     identical_scored = [(o.correct, b.correct) for o, b in identical if o.correct is not None and b.correct is not None]
@@ -293,7 +307,14 @@ def compare(outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome])
         difference=paired_bootstrap_difference(method_right, baseline_right),
         mcnemar_p=mcnemar_exact(sum(m and not b for m, b in scored), sum(b and not m for m, b in scored)) if scored else None,
         differing_items=tuple(sorted((o.item_id for o, b in pairs if o.token_ids != b.token_ids), key=natural_order)),
+        unlike_machines=len(undisturbed) - len(timed),
     )
+
+
+def _ran_alike(outcome: ItemOutcome, base: ItemOutcome, machine_of: Callable[[SampleRecord], Machine]) -> bool:
+    """Whether every turn of the method and of the baseline ran on machines alike to one another."""
+    machines = [machine_of(r) for r in (*outcome.records, *base.records)]
+    return all(alike(first, second) for first in machines for second in machines)
 
 
 def _speedup(pairs: Sequence[tuple[ItemOutcome, ItemOutcome]]) -> float | None:

@@ -140,6 +140,12 @@ def timing_notes(rows: Sequence[MethodRow]) -> list[str]:
                 f"{row.task} / {row.method}: {row.disturbed} of {row.items} items left out of the speed columns; "
                 f"other processes used more than {DISTURBED_SHARE:.0%} of the CPU while they ran."
             )
+        c = row.comparison
+        if c and c.unlike_machines:
+            notes.append(
+                f"{row.task} / {row.method}: {c.unlike_machines} of {c.paired} items left out of the speedup "
+                "columns; the method and the baseline ran them on unlike machines (see Machines)."
+            )
         if row.load_unmeasured:
             notes.append(
                 f"{row.task} / {row.method}: {row.load_unmeasured} of {row.items} items were timed without a "

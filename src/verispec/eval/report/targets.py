@@ -9,10 +9,11 @@ target can be explained, not only flagged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verispec.eval.records import SampleRecord
+from verispec.eval.report.machines import Machine
 from verispec.eval.report.stats import Interval
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, number_cell, table_line
@@ -75,12 +76,14 @@ def check_targets(
     ceiling: str = "draft",
     baseline: str = BASELINE,
     min_length_ratio: float = MIN_LENGTH_RATIO,
+    machine_of: Callable[[SampleRecord], Machine] | None = None,
 ) -> list[TargetCheck]:
     """One check per task on which ``method`` ran, in the records' task order.
 
     Each task is summarised on the items ``method`` completed only, for every method the check
     reads, so that a run still under way compares the same items (easy first items would
-    otherwise flatter or sink a method that has done fewer of them).
+    otherwise flatter or sink a method that has done fewer of them). ``machine_of`` pairs speedups
+    on alike machines only, as in :func:`.summary.summarize`.
     """
     checks = []
     for task in dict.fromkeys(r.task for r in records):
@@ -89,7 +92,7 @@ def check_targets(
             continue
         wanted = {method, reference, ceiling, baseline}
         paired = [r for r in records if r.task == task and r.item_id in items and r.method in wanted]
-        rows = {row.method: row for row in summarize(paired, baseline=baseline)}
+        rows = {row.method: row for row in summarize(paired, baseline=baseline, machine_of=machine_of)}
         row = rows[method]
         ref, top, base = (rows.get(name) for name in (reference, ceiling, baseline))
         checks.append(TargetCheck(
