@@ -132,6 +132,9 @@ wall() { verispec eval --tasks "$1" --methods "$2" --limit "$3" --out "$4" --bac
   --backend torch --dtype bf16 --draft-backend llama.cpp --retime ${EVAL_FLAGS:-}; }
 wall gsm8k "verifier,sd,$SDLONG,${J}0.748,${J}0.613" 100 "$TORCH_LLAMA_DRAFT-mined"
 wall humaneval "verifier,sd,$SDLONG,${J}0.748,judge:$S" 80 "$TORCH_LLAMA_DRAFT-humaneval"
+# The GSM8K step again on a CPU without AMX (AMD EPYC, avx512_bf16 only: checking many tokens at once costs
+# more there), into its own run; resume it on such a CPU (its report pairs speedups on alike machines only).
+wall gsm8k "verifier,sd,$SDLONG,${J}0.748,${J}0.613" 100 "$TORCH_LLAMA_DRAFT-mined-epyc"
 # The same GSM8K methods with the draft on torch too (stopped at 49 items: the llama.cpp draft replaced it).
 verispec eval --tasks gsm8k --methods "verifier,sd,$SDLONG,${J}0.748,${J}0.613" --limit 100 --backend torch \
   --dtype bf16 --out benchmarks/runs/qwen-coder-0.5b-1.5b-greedy-torch-mined ${EVAL_FLAGS:-}

@@ -21,6 +21,7 @@ SPEED_SPREAD = 1.25
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # the CPU features that set the cost of a bf16 forward
 Machine = dict[str, Any]  # runinfo.machine() as an invocation recorded it; {} where none is known
+MachineOf = Callable[[SampleRecord], Machine]  # which machine ran a record (see machine_lookup)
 
 
 def machine_notes(manifest: RunManifest | None, records: Sequence[SampleRecord]) -> list[str]:
@@ -38,7 +39,7 @@ def machine_notes(manifest: RunManifest | None, records: Sequence[SampleRecord])
     return notes
 
 
-def machine_lookup(manifest: RunManifest | None) -> Callable[[SampleRecord], Machine]:
+def machine_lookup(manifest: RunManifest | None) -> MachineOf:
     """A function giving each record the machine of the last invocation that started before it (runs into one
     directory go one at a time); {} where none is known."""
     invocations = manifest.invocations if manifest else []

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from verispec.eval.records import SampleRecord
-from verispec.eval.report.machines import Machine, alike
+from verispec.eval.report.machines import MachineOf, alike
 from verispec.eval.report.stats import Interval, mcnemar_exact, median, paired_bootstrap_difference, wilson_interval
 
 BASELINE = "verifier"
@@ -165,7 +165,7 @@ def summarize(
     baseline: str = BASELINE,
     tasks: Sequence[str] = (),
     methods: Sequence[str] = (),
-    machine_of: Callable[[SampleRecord], Machine] | None = None,
+    machine_of: MachineOf | None = None,
 ) -> list[MethodRow]:
     """One row per task and method present, tasks and methods in the given order then first seen.
 
@@ -193,7 +193,7 @@ def _order(preferred: Sequence[str], seen: Sequence[str]) -> list[str]:
 
 def method_row(
     task: str, method: str, outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome] | None,
-    machine_of: Callable[[SampleRecord], Machine] | None = None,
+    machine_of: MachineOf | None = None,
 ) -> MethodRow:
     """The row of one task and method; ``reference`` is the baseline's outcomes to compare with."""
     records = [r for outcome in outcomes.values() for r in outcome.records]
@@ -282,7 +282,7 @@ def natural_order(item_id: str) -> list[tuple[int, int | str]]:
 
 def compare(
     outcomes: dict[str, ItemOutcome], reference: dict[str, ItemOutcome],
-    machine_of: Callable[[SampleRecord], Machine] | None = None,
+    machine_of: MachineOf | None = None,
 ) -> Comparison:
     """The method's outcomes against the baseline's, over items both completed with the same turns."""
     pairs = [(o, reference[i]) for i, o in sorted(outcomes.items()) if i in reference and reference[i].turns == o.turns]
@@ -311,7 +311,7 @@ def compare(
     )
 
 
-def _ran_alike(outcome: ItemOutcome, base: ItemOutcome, machine_of: Callable[[SampleRecord], Machine]) -> bool:
+def _ran_alike(outcome: ItemOutcome, base: ItemOutcome, machine_of: MachineOf) -> bool:
     """Whether every turn of the method and of the baseline ran on machines alike to one another."""
     machines = [machine_of(r) for r in (*outcome.records, *base.records)]
     return all(alike(first, second) for first in machines for second in machines)

@@ -9,11 +9,11 @@ target can be explained, not only flagged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verispec.eval.records import SampleRecord
-from verispec.eval.report.machines import Machine
+from verispec.eval.report.machines import MachineOf
 from verispec.eval.report.stats import Interval
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import DASH, accuracy_cell, difference_cell, number_cell, table_line
@@ -76,7 +76,7 @@ def check_targets(
     ceiling: str = "draft",
     baseline: str = BASELINE,
     min_length_ratio: float = MIN_LENGTH_RATIO,
-    machine_of: Callable[[SampleRecord], Machine] | None = None,
+    machine_of: MachineOf | None = None,
 ) -> list[TargetCheck]:
     """One check per task on which ``method`` ran, in the records' task order.
 
