@@ -9,7 +9,6 @@ from pathlib import Path
 from verispec.cli.eval import split_specs, warnings_to_stderr
 from verispec.errors import ConfigError
 from verispec.eval.report import BASELINE, RunReport, check_targets, load_report, targets_markdown, write_html, write_plots
-from verispec.eval.report.machines import machine_lookup
 from verispec.eval.report.targets import MIN_LENGTH_RATIO, TARGETS_NOTE
 from verispec.methods import Method
 
@@ -74,7 +73,7 @@ def _targets_section(report: RunReport, method: str, reference: str) -> str:
         if label not in methods:
             raise ConfigError(f"{option}: no method {label!r} in this run; it has: {', '.join(methods)}")
     checks = check_targets(report.task_records, method, reference=reference, baseline=report.baseline,
-                           machine_of=machine_lookup(report.manifest))
+                           machine_of=report.machine_of)
     return (f"\n## Targets: {method} against {reference}\n\n" + targets_markdown(checks, reference=reference)
             + f"\n{TARGETS_NOTE}\n")
 

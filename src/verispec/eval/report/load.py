@@ -10,7 +10,7 @@ from typing import Any
 from verispec.errors import ConfigError
 from verispec.eval.records import RunManifest, SampleRecord, load_run
 from verispec.eval.report.categories import split_by_category
-from verispec.eval.report.machines import machine_lookup, machine_notes
+from verispec.eval.report.machines import MachineOf, machine_lookup, machine_notes
 from verispec.eval.report.summary import BASELINE, MethodRow, summarize
 from verispec.eval.report.tables import markdown_report
 
@@ -21,6 +21,7 @@ class RunReport:
 
     ``records`` are those the report shows; ``task_records`` every record of the chosen tasks,
     whichever methods are shown, for checks that compare with methods left out of the table.
+    ``machine_of`` tells which machine ran a record, for speedups that pair alike machines only.
     """
 
     run_dir: Path
@@ -29,6 +30,7 @@ class RunReport:
     rows: list[MethodRow]
     baseline: str
     task_records: list[SampleRecord]
+    machine_of: MachineOf
 
     @property
     def title(self) -> str:
@@ -65,8 +67,9 @@ def load_report(
     if by_category:
         split = split_by_category(records, manifest)
         summarized, tasks = [*records, *split.records], split.task_order
-    rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods, machine_of=machine_lookup(manifest))
-    return RunReport(run_dir, manifest, records, rows, baseline, task_records)
+    machine_of = machine_lookup(manifest)
+    rows = summarize(summarized, baseline=baseline, tasks=tasks, methods=methods, machine_of=machine_of)
+    return RunReport(run_dir, manifest, records, rows, baseline, task_records, machine_of)
 
 
 def _narrow(
